@@ -1,0 +1,164 @@
+use actix_web::HttpRequest;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use shop::catalog::{
+    Catalog, CatalogQuery, Category, Course, CourseSlug, Level, RawCatalogQuery, SearchResults,
+    Sort,
+};
+
+use crate::error::AppError;
+use crate::layout::{Layout, ShopInfo};
+use crate::query_string;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/courses.html")]
+pub struct CoursesPage {
+    layout: Layout,
+    query: CatalogQuery,
+    results: SearchResults,
+    categories: Vec<Category>,
+    pagination: Pagination,
+    levels: [Level; 3],
+    sorts: [Sort; 4],
+}
+
+impl CoursesPage {
+    fn heading(&self) -> String {
+        match (&self.query.text, &self.results.category) {
+            (Some(text), _) => format!("Results for “{text}”"),
+            (None, Some(category)) => category.name.clone(),
+            (None, None) => "All courses".to_string(),
+        }
+    }
+
+    fn first_shown(&self) -> i64 {
+        self.query.page_number().offset() + 1
+    }
+
+    fn last_shown(&self) -> i64 {
+        self.query.page_number().offset() + self.results.courses.len() as i64
+    }
+
+    fn selected_category(&self, category: &Category) -> bool {
+        self.query.category.as_ref() == Some(&category.slug)
+    }
+
+    fn selected_level(&self, level: &Level) -> bool {
+        self.query.level == Some(*level)
+    }
+
+    fn selected_sort(&self, sort: &Sort) -> bool {
+        self.query.sort == *sort
+    }
+}
+
+/// `GET /courses?q=&category=&level=&sort=&page=`
+#[tracing::instrument(name = "catalog page", skip_all)]
+pub async fn courses(
+    request: HttpRequest,
+    catalog: Data<Catalog>,
+    info: Data<ShopInfo>,
+) -> Result<CoursesPage, AppError> {
+    // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
+    let raw: RawCatalogQuery = query_string::parse(request.query_string())?;
+    let query = CatalogQuery::parse(raw)?;
+    let results = catalog.search(&query).await?;
+    let categories = catalog.categories().await?;
+    let pagination = Pagination::new(&query, &results);
+    let title = match &query.text {
+        Some(text) => format!("“{text}” — courses"),
+        None => "Courses".to_string(),
+    };
+    Ok(CoursesPage {
+        layout: Layout::new(&info.topology, title).with_search(query.text.as_deref().unwrap_or("")),
+        query,
+        results,
+        categories,
+        pagination,
+        levels: Level::ALL,
+        sorts: Sort::ALL,
+    })
+}
+
+/// The numbered page links under a result list: first, last, and a window around the current page.
+pub struct Pagination {
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    pub items: Vec<PageLink>,
+}
+
+pub enum PageLink {
+    Page {
+        number: i64,
+        href: String,
+        current: bool,
+    },
+    Gap,
+}
+
+impl Pagination {
+    const WINDOW: i64 = 2;
+
+    fn new(query: &CatalogQuery, results: &SearchResults) -> Pagination {
+        let current = results.page.get();
+        let last = results.page_count();
+        let href = |page: i64| {
+            let query_string = query.to_query_string(Some(query.with_page(page)));
+            if query_string.is_empty() {
+                "/courses".to_string()
+            } else {
+                format!("/courses?{query_string}")
+            }
+        };
+        let mut items = Vec::new();
+        let mut previous_shown = 0;
+        for number in 1..=last {
+            let near = (number - current).abs() <= Self::WINDOW;
+            if number == 1 || number == last || near {
+                if number > previous_shown + 1 {
+                    items.push(PageLink::Gap);
+                }
+                items.push(PageLink::Page {
+                    number,
+                    href: href(number),
+                    current: number == current,
+                });
+                previous_shown = number;
+            }
+        }
+        Pagination {
+            previous: (current > 1).then(|| href(current - 1)),
+            next: (current < last).then(|| href(current + 1)),
+            items: if last > 1 { items } else { Vec::new() },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/course.html")]
+pub struct CoursePage {
+    layout: Layout,
+    course: Course,
+}
+
+/// `GET /courses/{slug}`
+#[tracing::instrument(name = "course page", skip_all, fields(slug = %slug))]
+pub async fn course(
+    slug: Path<String>,
+    catalog: Data<Catalog>,
+    info: Data<ShopInfo>,
+) -> Result<CoursePage, AppError> {
+    let not_found = || {
+        AppError::NotFound(
+            "There is no course at this address. It may have been unpublished.".to_string(),
+        )
+    };
+    let slug = CourseSlug::parse(&slug).map_err(|_| not_found())?;
+    let course = catalog.course(&slug).await?.ok_or_else(not_found)?;
+    Ok(CoursePage {
+        layout: Layout::new(&info.topology, course.title.clone()),
+        course,
+    })
+}

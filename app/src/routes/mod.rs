@@ -1,0 +1,23 @@
+//! HTTP in, a domain call, a page out. One file per page group.
+
+mod assets;
+mod catalog;
+mod health;
+mod home;
+
+use actix_web::{Route, guard, web};
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/", read().to(home::home))
+        .route("/courses", read().to(catalog::courses))
+        .route("/courses/{slug}", read().to(catalog::course))
+        .route("/healthz", read().to(health::healthz))
+        .route("/readyz", read().to(health::readyz))
+        .route("/static/{file}", read().to(assets::asset));
+}
+
+/// GET, and HEAD for probes and link checkers (actix-web sends the headers without the body).
+fn read() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}

@@ -1,0 +1,61 @@
+//! Logs: `tracing` everywhere, one span per request, and a "request completed" line with its latency.
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_subscriber::EnvFilter;
+
+use shop::settings::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG` filters as usual (default: info, quieter libraries).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: the tests start many apps in one process, and only the first may install it
+    let _ = match format {
+        LogFormat::Pretty => builder.with_target(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+}
+
+/// The root span of every request (tracing-actix-web's, with a request id), plus its latency.
+pub struct ShopRootSpan;
+
+struct RequestStarted(Instant);
+
+impl RootSpanBuilder for ShopRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        request
+            .extensions_mut()
+            .insert(RequestStarted(Instant::now()));
+        tracing_actix_web::root_span!(request, latency_ms = tracing::field::Empty)
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        if let Ok(response) = outcome {
+            let started = response
+                .request()
+                .extensions()
+                .get::<RequestStarted>()
+                .map(|s| s.0);
+            if let Some(started) = started {
+                let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                span.record("latency_ms", latency_ms);
+                let status = response.status().as_u16();
+                let _entered = span.enter();
+                tracing::info!(status, latency_ms, "request completed");
+            }
+        }
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

@@ -1,0 +1,371 @@
+//! The test harness: a fresh database per test, the app in-process on a free port, a browser-like client.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use app::startup::Application;
+use shop::catalog::seed;
+use shop::database::MIGRATOR;
+use shop::settings::Settings;
+
+/// The server the tests create their databases on. `TEST_DATABASE_URL` points elsewhere if needed.
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// Courses in the shared test catalog: enough for several pages in every category.
+pub const TEST_CATALOG_COURSES: u32 = 500;
+
+/// A database of this test's own, dropped when the test ends.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// An empty, migrated database.
+    pub async fn migrated() -> TestDatabase {
+        let database = TestDatabase::create(None).await;
+        let pool = database.pool().await;
+        MIGRATOR.run(&pool).await.expect("migrations apply");
+        pool.close().await;
+        database
+    }
+
+    /// A copy of the seeded test catalog (PostgreSQL copies a template database in milliseconds).
+    pub async fn seeded() -> TestDatabase {
+        let template = seeded_template().await;
+        TestDatabase::create(Some(&template)).await
+    }
+
+    async fn create(template: Option<&str>) -> TestDatabase {
+        let name = format!("courseshop_test_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("PostgreSQL is reachable");
+        let sql = match template {
+            Some(template) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#),
+            None => format!(r#"CREATE DATABASE "{name}""#),
+        };
+        // a template being copied by another test at the same instant is briefly "in use": retry
+        let mut attempt = 0;
+        while let Err(error) = admin.execute(AssertSqlSafe(sql.clone())).await {
+            attempt += 1;
+            assert!(attempt < 50, "cannot create {name}: {error}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        TestDatabase {
+            url: database_url(&name),
+            name,
+        }
+    }
+
+    pub async fn pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&self.url)
+            .await
+            .expect("the test database is reachable")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        // Drop cannot await; a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
+                admin.execute(AssertSqlSafe(sql.clone())).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The seeded catalog as a template database, built once per schema and catalog version. Test
+/// processes run in parallel, so building it is serialised with an advisory lock.
+async fn seeded_template() -> String {
+    let mut hasher = DefaultHasher::new();
+    for migration in MIGRATOR.iter() {
+        migration.checksum.hash(&mut hasher);
+    }
+    TEST_CATALOG_COURSES.hash(&mut hasher);
+    seed::course(1).title.hash(&mut hasher);
+    let name = format!("courseshop_template_{:016x}", hasher.finish());
+
+    let mut admin = PgConnection::connect(&admin_url())
+        .await
+        .expect("PostgreSQL is reachable");
+    admin
+        .execute("SELECT pg_advisory_lock(728104)")
+        .await
+        .expect("advisory lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("pg_database is readable");
+    if !exists {
+        let building = format!("{name}_building");
+        admin
+            .execute(AssertSqlSafe(format!(
+                r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#
+            )))
+            .await
+            .expect("drop");
+        admin
+            .execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{building}""#)))
+            .await
+            .expect("create");
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&database_url(&building))
+            .await
+            .expect("connect");
+        MIGRATOR.run(&pool).await.expect("migrations apply");
+        seed::seed_catalog(&pool, TEST_CATALOG_COURSES)
+            .await
+            .expect("seed");
+        pool.close().await;
+        // renamed only when complete, so a crash mid-build never leaves a half-seeded template behind
+        admin
+            .execute(AssertSqlSafe(format!(
+                r#"ALTER DATABASE "{building}" RENAME TO "{name}""#
+            )))
+            .await
+            .expect("rename");
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(728104)")
+        .await
+        .expect("advisory unlock");
+    name
+}
+
+/// The shop, running in this process on a free port against a database of the test's own.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    /// Held for its `Drop`, which removes the database when the test ends.
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub fn database_name(&self) -> &str {
+        &self.database.name
+    }
+}
+
+/// Settings as the shop would read them, with the test's database and overrides.
+pub fn settings_for(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut env = vec![
+        ("DATABASE_URL", database_url),
+        ("PORT", "0"),
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
+    ];
+    env.extend_from_slice(overrides);
+    Settings::from_lookup(|name| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("valid test settings")
+}
+
+impl TestApp {
+    /// The app over a copy of the seeded catalog.
+    pub async fn seeded() -> TestApp {
+        TestApp::start(TestDatabase::seeded().await, None).await
+    }
+
+    /// The app over an empty, migrated database.
+    pub async fn empty() -> TestApp {
+        TestApp::start(TestDatabase::migrated().await, None).await
+    }
+
+    /// The app reaching its database through `proxy`, so a test can cut PostgreSQL away.
+    pub async fn seeded_behind(proxy: &TcpProxy) -> TestApp {
+        TestApp::start(TestDatabase::seeded().await, Some(proxy)).await
+    }
+
+    async fn start(database: TestDatabase, proxy: Option<&TcpProxy>) -> TestApp {
+        telemetry_for_tests();
+        let url = match proxy {
+            Some(proxy) => {
+                let options = PgConnectOptions::from_str(&database.url).expect("valid url");
+                format!(
+                    "postgres://{}@{}/{}",
+                    options.get_username(),
+                    proxy.address,
+                    database.name
+                )
+            }
+            None => database.url.clone(),
+        };
+        let settings = settings_for(&url, &[]);
+        let application = Application::build(&settings).expect("the app binds a port");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address,
+            client: client(),
+            pool: database.pool().await,
+            database,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Page::from(
+            self.client
+                .get(format!("{}{path}", self.address))
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        Page::from(
+            self.client
+                .post(format!("{}{path}", self.address))
+                .form(form)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+}
+
+/// A client that behaves like a browser: keeps cookies, does not follow redirects (tests check them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client builds")
+}
+
+/// A response, read whole.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    async fn from(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.expect("body read"),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// How many times `needle` occurs in the body.
+    pub fn count(&self, needle: &str) -> usize {
+        self.body.matches(needle).count()
+    }
+
+    /// The course links on a list page, in order.
+    pub fn course_links(&self) -> Vec<String> {
+        self.body
+            .split(r#"<h3 class="card__title"><a href="/courses/"#)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn telemetry_for_tests() {
+    // logs only when asked for: TEST_LOG=1 cargo test
+    if std::env::var("TEST_LOG").is_ok() {
+        app::telemetry::init(shop::settings::LogFormat::Pretty);
+    }
+}
+
+/// A TCP proxy in front of a real service that a test can cut (every connection dropped, new ones
+/// refused by an immediate close) and restore, to show what users see when a store goes away.
+pub struct TcpProxy {
+    pub address: SocketAddr,
+    open: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream: &str) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let address = listener.local_addr().expect("proxy address");
+        let open = Arc::new(AtomicBool::new(true));
+        let (cut, _) = watch::channel(0u64);
+        let upstream = upstream.to_string();
+        let (accept_open, accept_cut) = (open.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accept_open.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let mut cuts = accept_cut.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { address, open, cut }
+    }
+
+    pub fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}

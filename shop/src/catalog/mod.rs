@@ -1,0 +1,17 @@
+//! The course catalog: what is for sale, found by search, filters and pages.
+
+mod category;
+mod course;
+mod level;
+mod postgres;
+pub mod query;
+pub mod seed;
+mod seed_data;
+mod slug;
+
+pub use category::Category;
+pub use course::{Course, CourseCard, Duration};
+pub use level::Level;
+pub use postgres::{Catalog, CatalogError, SearchResults};
+pub use query::{CatalogQuery, CatalogQueryError, PageNumber, RawCatalogQuery, Sort};
+pub use slug::{CategorySlug, CourseSlug, SlugError, slugify};

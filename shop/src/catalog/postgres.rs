@@ -1,0 +1,211 @@
+//! The catalog, read from PostgreSQL (the system of record at every tutorial step).
+
+use sqlx::PgPool;
+
+use super::query::{CatalogQuery, PAGE_SIZE, PageNumber, Sort};
+use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
+use crate::database::StoreError;
+use crate::ids::CategoryId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("there is no category {0}")]
+    UnknownCategory(CategorySlug),
+    #[error("page {page} is past the last page ({last})")]
+    PageOutOfRange { page: i64, last: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CatalogError {
+    fn from(error: sqlx::Error) -> CatalogError {
+        CatalogError::Store(error.into())
+    }
+}
+
+/// One page of a catalog search.
+#[derive(Debug)]
+pub struct SearchResults {
+    pub courses: Vec<CourseCard>,
+    /// All matching courses, on every page.
+    pub total: i64,
+    pub page: PageNumber,
+    /// The category the search was narrowed to, for the page heading.
+    pub category: Option<Category>,
+}
+
+impl SearchResults {
+    pub fn page_count(&self) -> i64 {
+        ((self.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+    }
+}
+
+#[derive(Clone)]
+pub struct Catalog {
+    pool: PgPool,
+}
+
+// One listing query per sort order, so each can walk its own index; they share the filter below.
+// The filters are written `($n IS NULL OR …)` so one prepared statement serves every combination.
+macro_rules! list_courses {
+    ($pool:expr, $query:expr, $category:expr, $offset:expr, $order_by:literal) => {
+        sqlx::query_as!(
+            CourseCard,
+            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.level AS "level: _",
+                      c.duration_minutes AS "duration: _", c.price_cents AS "price: _",
+                      cat.name AS category_name, u.display_name AS instructor_name
+               FROM courses c
+               JOIN categories cat ON cat.id = c.category_id
+               JOIN users u ON u.id = c.instructor_id
+               WHERE c.published
+                 AND ($1::text IS NULL OR c.search @@ websearch_to_tsquery('english', $1))
+                 AND ($2::bigint IS NULL OR c.category_id = $2)
+                 AND ($3::text IS NULL OR c.level = $3)
+               ORDER BY "# + $order_by + r#"
+               LIMIT $4 OFFSET $5"#,
+            $query.text.as_deref(),
+            $category,
+            $query.level.map(|level| level.as_str()),
+            PAGE_SIZE,
+            $offset,
+        )
+        .fetch_all($pool)
+    };
+}
+
+impl Catalog {
+    pub fn new(pool: PgPool) -> Catalog {
+        Catalog { pool }
+    }
+
+    /// Every category with its number of published courses, in the shop's chosen order.
+    pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        Ok(sqlx::query_as!(
+            Category,
+            r#"SELECT cat.id AS "id: _", cat.slug AS "slug: _", cat.name, cat.description,
+                      (SELECT count(*) FROM courses c WHERE c.category_id = cat.id AND c.published)
+                          AS "course_count!"
+               FROM categories cat
+               ORDER BY cat.position, cat.name"#
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The home page's featured courses, newest first.
+    pub async fn featured(&self, limit: i64) -> Result<Vec<CourseCard>, StoreError> {
+        Ok(sqlx::query_as!(
+            CourseCard,
+            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.level AS "level: _",
+                      c.duration_minutes AS "duration: _", c.price_cents AS "price: _",
+                      cat.name AS category_name, u.display_name AS instructor_name
+               FROM courses c
+               JOIN categories cat ON cat.id = c.category_id
+               JOIN users u ON u.id = c.instructor_id
+               WHERE c.published AND c.featured
+               ORDER BY c.created_at DESC, c.id DESC
+               LIMIT $1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A published course's page. Unpublished courses are not in the catalog (past orders keep
+    /// their own snapshot of title and price).
+    pub async fn course(&self, slug: &CourseSlug) -> Result<Option<Course>, StoreError> {
+        Ok(sqlx::query_as!(
+            Course,
+            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.description,
+                      c.level AS "level: _", c.duration_minutes AS "duration: _",
+                      c.price_cents AS "price: _", c.published, c.updated_at,
+                      cat.name AS category_name, cat.slug AS "category_slug: _",
+                      u.display_name AS instructor_name
+               FROM courses c
+               JOIN categories cat ON cat.id = c.category_id
+               JOIN users u ON u.id = c.instructor_id
+               WHERE c.slug = $1 AND c.published"#,
+            slug.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// One page of courses matching `query`. A page past the last is an error (the 404 page), except
+    /// page 1 of an empty result, which is a normal "nothing matches" answer.
+    pub async fn search(&self, query: &CatalogQuery) -> Result<SearchResults, CatalogError> {
+        let category = match &query.category {
+            Some(slug) => Some(
+                self.category(slug)
+                    .await?
+                    .ok_or_else(|| CatalogError::UnknownCategory(slug.clone()))?,
+            ),
+            None => None,
+        };
+        let category_id = category.as_ref().map(|category| category.id.0);
+        let page = query.page_number();
+        let offset = page.offset();
+        let pool = &self.pool;
+        let courses = match query.effective_sort() {
+            Sort::Relevance => list_courses!(pool, query, category_id, offset,
+                "ts_rank_cd(c.search, websearch_to_tsquery('english', $1)) DESC, c.created_at DESC, c.id DESC").await?,
+            Sort::Newest => list_courses!(pool, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
+            Sort::PriceLowToHigh => list_courses!(pool, query, category_id, offset, "c.price_cents, c.id").await?,
+            Sort::PriceHighToLow => list_courses!(pool, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
+        };
+
+        // A short page tells the total without counting; otherwise count (one more indexed query).
+        let total = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
+            offset + courses.len() as i64
+        } else {
+            self.count(query, category_id).await?
+        };
+        let results = SearchResults {
+            courses,
+            total,
+            page,
+            category,
+        };
+        if results.courses.is_empty() && page != PageNumber::FIRST {
+            return Err(CatalogError::PageOutOfRange {
+                page: page.get(),
+                last: results.page_count(),
+            });
+        }
+        Ok(results)
+    }
+
+    async fn count(
+        &self,
+        query: &CatalogQuery,
+        category_id: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!"
+               FROM courses c
+               WHERE c.published
+                 AND ($1::text IS NULL OR c.search @@ websearch_to_tsquery('english', $1))
+                 AND ($2::bigint IS NULL OR c.category_id = $2)
+                 AND ($3::text IS NULL OR c.level = $3)"#,
+            query.text.as_deref(),
+            category_id,
+            query.level.map(|level| level.as_str()),
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn category(&self, slug: &CategorySlug) -> Result<Option<Category>, StoreError> {
+        Ok(sqlx::query_as!(
+            Category,
+            r#"SELECT cat.id AS "id: CategoryId", cat.slug AS "slug: _", cat.name, cat.description,
+                      (SELECT count(*) FROM courses c WHERE c.category_id = cat.id AND c.published)
+                          AS "course_count!"
+               FROM categories cat
+               WHERE cat.slug = $1"#,
+            slug.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,9 @@
+//! Courseshop's domain and its stores, shared by the web app (and, from tutorial step 4, the
+//! enrollment worker). One folder per area of the shop; see DESIGN.md §2.
+
+pub mod catalog;
+pub mod database;
+pub mod ids;
+pub mod money;
+pub mod settings;
+pub mod topology;

@@ -1,0 +1,329 @@
+//! The shop's one `Settings` type, read from the environment (12-factor) and validated at start.
+//!
+//! Every problem names the variable at fault, so a failed start says exactly what to fix.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+
+use crate::topology::{CacheMode, CartStoreKind, EnrollmentMode, Step, Switch, Topology};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the web server binds: `HOST` (default 127.0.0.1; containers set 0.0.0.0).
+    pub host: IpAddr,
+    /// `PORT` (default 8080; 0 picks a free port, which the tests use).
+    pub port: u16,
+    pub database: DatabaseSettings,
+    pub topology: Topology,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// Parsed from `DATABASE_URL` (libpq URL syntax, `sslmode` included).
+    pub connect_options: PgConnectOptions,
+    /// `DATABASE_MAX_CONNECTIONS` (default 10): the pool size of one app instance.
+    pub max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 2000): how long a request waits for a connection before
+    /// it is answered "unavailable" instead of hanging while PostgreSQL is down.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object a line, for log collectors (Azure Monitor / Log Analytics).
+    Json,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("{variable} is not set: {hint}")]
+    Missing {
+        variable: &'static str,
+        hint: &'static str,
+    },
+    #[error("{variable}={value:?} is not valid: {reason}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "{piece} belongs to tutorial {step}, which is not built in this version yet; \
+         run SHOP_STEP=0 or 1, or leave the switch unset"
+    )]
+    NotBuilt { piece: String, step: Step },
+}
+
+impl Settings {
+    /// Reads the process environment (after a local `.env`, which the binary loads first).
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|variable| std::env::var(variable).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let env = Env { lookup: &lookup };
+        let database_url = env.required(
+            "DATABASE_URL",
+            "set it to the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/courseshop",
+        )?;
+        // never echo the URL back: it may hold a password
+        let invalid_url = |reason: String| SettingsError::Invalid {
+            variable: "DATABASE_URL",
+            value: "<hidden>".to_string(),
+            reason,
+        };
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(invalid_url(
+                "expected a postgres:// or postgresql:// URL".to_string(),
+            ));
+        }
+        let connect_options = PgConnectOptions::from_str(&database_url)
+            .map_err(|error| invalid_url(error.to_string()))?;
+
+        let topology = topology_from(&env)?;
+        if let Some((piece, step)) = topology.missing_piece() {
+            return Err(SettingsError::NotBuilt { piece, step });
+        }
+
+        Ok(Settings {
+            host: env.parsed(
+                "HOST",
+                "127.0.0.1".parse().ok(),
+                "an IP address such as 0.0.0.0",
+            )?,
+            port: env.parsed("PORT", Some(8080), "a port number from 0 to 65535")?,
+            database: DatabaseSettings {
+                connect_options,
+                max_connections: env.parsed_in(
+                    "DATABASE_MAX_CONNECTIONS",
+                    10,
+                    1..=1000,
+                    "a pool size from 1 to 1000",
+                )?,
+                acquire_timeout: Duration::from_millis(env.parsed_in(
+                    "DATABASE_ACQUIRE_TIMEOUT_MS",
+                    2000,
+                    50..=60_000,
+                    "milliseconds from 50 to 60000",
+                )?),
+            },
+            topology,
+            log_format: match env.optional("LOG_FORMAT").as_deref() {
+                None | Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(SettingsError::Invalid {
+                        variable: "LOG_FORMAT",
+                        value: other.to_string(),
+                        reason: "expected pretty or json".to_string(),
+                    });
+                }
+            },
+        })
+    }
+}
+
+fn topology_from(env: &Env<'_>) -> Result<Topology, SettingsError> {
+    let step = match env.optional("SHOP_STEP") {
+        None => Step::DEFAULT,
+        Some(value) => value
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .and_then(Step::from_number)
+            .ok_or_else(|| SettingsError::Invalid {
+                variable: "SHOP_STEP",
+                value: value.clone(),
+                reason: "expected a tutorial step from 0 to 4".to_string(),
+            })?,
+    };
+    let preset = step.preset();
+    Ok(Topology {
+        step,
+        cart_store: env.switch::<CartStoreKind>()?.unwrap_or(preset.cart_store),
+        cache: env.switch::<CacheMode>()?.unwrap_or(preset.cache),
+        enrollment: env.switch::<EnrollmentMode>()?.unwrap_or(preset.enrollment),
+    })
+}
+
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    /// A set, non-blank variable; blank counts as unset, as most shells and `.env` files intend.
+    fn optional(&self, variable: &str) -> Option<String> {
+        (self.lookup)(variable).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required(
+        &self,
+        variable: &'static str,
+        hint: &'static str,
+    ) -> Result<String, SettingsError> {
+        self.optional(variable)
+            .ok_or(SettingsError::Missing { variable, hint })
+    }
+
+    fn parsed<T: FromStr>(
+        &self,
+        variable: &'static str,
+        default: Option<T>,
+        expected: &str,
+    ) -> Result<T, SettingsError> {
+        match (self.optional(variable), default) {
+            (Some(value), _) => value.trim().parse().map_err(|_| SettingsError::Invalid {
+                variable,
+                value,
+                reason: format!("expected {expected}"),
+            }),
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(SettingsError::Missing {
+                variable,
+                hint: "it has no default",
+            }),
+        }
+    }
+
+    fn parsed_in<T: FromStr + PartialOrd + Copy>(
+        &self,
+        variable: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+        expected: &str,
+    ) -> Result<T, SettingsError> {
+        let value = self.parsed(variable, Some(default), expected)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(SettingsError::Invalid {
+                variable,
+                value: self.optional(variable).unwrap_or_default(),
+                reason: format!("expected {expected}"),
+            })
+        }
+    }
+
+    fn switch<S: Switch>(&self) -> Result<Option<S>, SettingsError> {
+        self.optional(S::VARIABLE)
+            .map(|value| {
+                S::parse(&value).ok_or_else(|| SettingsError::Invalid {
+                    variable: S::VARIABLE,
+                    value,
+                    reason: format!("expected one of {}", S::accepted()),
+                })
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|variable| env.get(variable).cloned())
+    }
+
+    const URL: (&str, &str) = (
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/courseshop",
+    );
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_given() {
+        let settings = settings(&[URL]).expect("valid settings");
+        assert_eq!(settings.port, 8080);
+        assert_eq!(settings.host.to_string(), "127.0.0.1");
+        assert_eq!(settings.topology, Step::DEFAULT.preset());
+        assert_eq!(settings.database.max_connections, 10);
+        assert_eq!(settings.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let error = settings(&[]).expect_err("must fail");
+        assert!(matches!(
+            error,
+            SettingsError::Missing {
+                variable: "DATABASE_URL",
+                ..
+            }
+        ));
+        assert!(error.to_string().starts_with("DATABASE_URL is not set"));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_and_value() {
+        let error = settings(&[URL, ("PORT", "eighty")]).expect_err("must fail");
+        assert_eq!(
+            error.to_string(),
+            "PORT=\"eighty\" is not valid: expected a port number from 0 to 65535"
+        );
+        let error = settings(&[URL, ("SHOP_STEP", "7")]).expect_err("must fail");
+        assert!(
+            error
+                .to_string()
+                .starts_with("SHOP_STEP=\"7\" is not valid")
+        );
+        let error = settings(&[URL, ("CACHE", "memcached")]).expect_err("must fail");
+        assert_eq!(
+            error.to_string(),
+            "CACHE=\"memcached\" is not valid: expected one of off, redis"
+        );
+        let error = settings(&[URL, ("DATABASE_MAX_CONNECTIONS", "0")]).expect_err("must fail");
+        assert!(
+            error
+                .to_string()
+                .starts_with("DATABASE_MAX_CONNECTIONS=\"0\"")
+        );
+    }
+
+    #[test]
+    fn a_malformed_database_url_is_refused_without_echoing_it() {
+        let error = settings(&[("DATABASE_URL", "mysql://root:secret@db")]).expect_err("must fail");
+        let message = error.to_string();
+        assert!(message.starts_with("DATABASE_URL="), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn steps_not_built_yet_are_refused_not_downgraded() {
+        let error = settings(&[URL, ("SHOP_STEP", "4")]).expect_err("must fail");
+        assert!(matches!(error, SettingsError::NotBuilt { .. }));
+        let error =
+            settings(&[URL, ("SHOP_STEP", "0"), ("ENROLLMENT", "async")]).expect_err("must fail");
+        assert!(
+            error
+                .to_string()
+                .starts_with("ENROLLMENT=async belongs to tutorial step 4")
+        );
+    }
+
+    #[test]
+    fn switches_override_the_step_preset() {
+        let settings = settings(&[URL, ("SHOP_STEP", "1"), ("CART_STORE", "postgres")])
+            .expect("valid settings");
+        assert_eq!(settings.topology.step, Step::AzureSetup);
+        assert_eq!(settings.topology.cart_store, CartStoreKind::Postgres);
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let settings = settings(&[URL, ("PORT", " "), ("SHOP_STEP", "")]).expect("valid settings");
+        assert_eq!(settings.port, 8080);
+    }
+}

@@ -1,0 +1,262 @@
+//! Which store serves what: the tutorial step and its per-store switches (DESIGN §3).
+//!
+//! `SHOP_STEP` picks a preset; `CART_STORE`, `CACHE` and `ENROLLMENT` override single pieces of it.
+//! A piece this build does not have yet is refused at start rather than quietly swapped for another,
+//! so an instructor never demonstrates a step that is not really running.
+
+use std::fmt;
+
+/// A step of the tutorial in `docs/tutorial/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Monolith = 0,
+    AzureSetup = 1,
+    CartsInCosmos = 2,
+    Redis = 3,
+    AsyncMessaging = 4,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [
+        Step::Monolith,
+        Step::AzureSetup,
+        Step::CartsInCosmos,
+        Step::Redis,
+        Step::AsyncMessaging,
+    ];
+
+    /// The step a shop starts in when `SHOP_STEP` is not set. DESIGN's default is the target, step 4;
+    /// until its pieces are built the default is the monolith, so a plain start never hits a refusal.
+    pub const DEFAULT: Step = Step::Monolith;
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_number(number: u8) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.number() == number)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Monolith => "monolith",
+            Step::AzureSetup => "Azure setup",
+            Step::CartsInCosmos => "carts in Cosmos DB",
+            Step::Redis => "Redis cache",
+            Step::AsyncMessaging => "async messaging",
+        }
+    }
+
+    /// The stores this step uses unless a switch overrides one of them.
+    pub fn preset(self) -> Topology {
+        let (cart_store, cache, enrollment) = match self {
+            Step::Monolith | Step::AzureSetup => (
+                CartStoreKind::Postgres,
+                CacheMode::Off,
+                EnrollmentMode::Sync,
+            ),
+            Step::CartsInCosmos => (CartStoreKind::Cosmos, CacheMode::Off, EnrollmentMode::Sync),
+            Step::Redis => (
+                CartStoreKind::Cosmos,
+                CacheMode::Redis,
+                EnrollmentMode::Sync,
+            ),
+            Step::AsyncMessaging => (
+                CartStoreKind::Cosmos,
+                CacheMode::Redis,
+                EnrollmentMode::Async,
+            ),
+        };
+        Topology {
+            step: self,
+            cart_store,
+            cache,
+            enrollment,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {} ({})", self.number(), self.title())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CartStoreKind {
+    Postgres,
+    Cosmos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    Off,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentMode {
+    Sync,
+    Async,
+}
+
+/// One of the settings switches: its environment name, its accepted values and what each value means.
+pub trait Switch: Sized + Copy + PartialEq + 'static {
+    const VARIABLE: &'static str;
+    const VALUES: &'static [(&'static str, Self)];
+    /// The tutorial step that introduces this value, for the "not built yet" message.
+    fn introduced_by(self) -> Step;
+
+    fn parse(value: &str) -> Option<Self> {
+        let value = value.trim().to_ascii_lowercase();
+        Self::VALUES
+            .iter()
+            .find(|(name, _)| *name == value)
+            .map(|(_, switch)| *switch)
+    }
+
+    fn name(self) -> &'static str {
+        Self::VALUES
+            .iter()
+            .find(|(_, switch)| *switch == self)
+            .map_or("?", |(name, _)| name)
+    }
+
+    fn accepted() -> String {
+        let names: Vec<&str> = Self::VALUES.iter().map(|(name, _)| *name).collect();
+        names.join(", ")
+    }
+}
+
+impl Switch for CartStoreKind {
+    const VARIABLE: &'static str = "CART_STORE";
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("postgres", CartStoreKind::Postgres),
+        ("cosmos", CartStoreKind::Cosmos),
+    ];
+    fn introduced_by(self) -> Step {
+        match self {
+            CartStoreKind::Postgres => Step::Monolith,
+            CartStoreKind::Cosmos => Step::CartsInCosmos,
+        }
+    }
+}
+
+impl Switch for CacheMode {
+    const VARIABLE: &'static str = "CACHE";
+    const VALUES: &'static [(&'static str, Self)] =
+        &[("off", CacheMode::Off), ("redis", CacheMode::Redis)];
+    fn introduced_by(self) -> Step {
+        match self {
+            CacheMode::Off => Step::Monolith,
+            CacheMode::Redis => Step::Redis,
+        }
+    }
+}
+
+impl Switch for EnrollmentMode {
+    const VARIABLE: &'static str = "ENROLLMENT";
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("sync", EnrollmentMode::Sync),
+        ("async", EnrollmentMode::Async),
+    ];
+    fn introduced_by(self) -> Step {
+        match self {
+            EnrollmentMode::Sync => Step::Monolith,
+            EnrollmentMode::Async => Step::AsyncMessaging,
+        }
+    }
+}
+
+/// The stores the running shop uses: the step's preset with any switches applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    pub step: Step,
+    pub cart_store: CartStoreKind,
+    pub cache: CacheMode,
+    pub enrollment: EnrollmentMode,
+}
+
+impl Topology {
+    /// The furthest tutorial step whose pieces this build contains (step 1 adds no store of its own:
+    /// it is about Azure credentials and `infra/`, so it runs wherever step 0 does).
+    pub const LAST_BUILT_STEP: Step = Step::AzureSetup;
+
+    /// The first piece of this topology that the build does not contain, as `VARIABLE=value`.
+    pub fn missing_piece(&self) -> Option<(String, Step)> {
+        fn check<S: Switch>(switch: S) -> Option<(String, Step)> {
+            let step = switch.introduced_by();
+            (step.number() > Topology::LAST_BUILT_STEP.number())
+                .then(|| (format!("{}={}", S::VARIABLE, switch.name()), step))
+        }
+        check(self.cart_store)
+            .or_else(|| check(self.cache))
+            .or_else(|| check(self.enrollment))
+    }
+
+    /// True when a switch changed the step's preset (shown in the footer, so a class knows).
+    pub fn is_customised(&self) -> bool {
+        *self != self.step.preset()
+    }
+
+    pub fn cart_store_label(&self) -> &'static str {
+        match self.cart_store {
+            CartStoreKind::Postgres => "PostgreSQL",
+            CartStoreKind::Cosmos => "Azure Cosmos DB",
+        }
+    }
+
+    pub fn cache_label(&self) -> &'static str {
+        match self.cache {
+            CacheMode::Off => "none",
+            CacheMode::Redis => "Redis",
+        }
+    }
+
+    pub fn enrollment_label(&self) -> &'static str {
+        match self.enrollment {
+            EnrollmentMode::Sync => "synchronous, in the checkout transaction",
+            EnrollmentMode::Async => "outbox → RabbitMQ → enrollment worker",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_number_round_trips() {
+        for step in Step::ALL {
+            assert_eq!(Step::from_number(step.number()), Some(step));
+        }
+        assert_eq!(Step::from_number(5), None);
+    }
+
+    #[test]
+    fn monolith_steps_are_built_and_later_steps_are_not() {
+        assert_eq!(Step::Monolith.preset().missing_piece(), None);
+        assert_eq!(Step::AzureSetup.preset().missing_piece(), None);
+        assert_eq!(
+            Step::CartsInCosmos.preset().missing_piece(),
+            Some(("CART_STORE=cosmos".to_string(), Step::CartsInCosmos))
+        );
+        assert_eq!(
+            Step::AsyncMessaging.preset().missing_piece(),
+            Some(("CART_STORE=cosmos".to_string(), Step::CartsInCosmos))
+        );
+    }
+
+    #[test]
+    fn the_default_step_is_built() {
+        assert_eq!(Step::DEFAULT.preset().missing_piece(), None);
+    }
+
+    #[test]
+    fn switches_parse_case_insensitively_and_reject_unknown_values() {
+        assert_eq!(CacheMode::parse(" Redis "), Some(CacheMode::Redis));
+        assert_eq!(EnrollmentMode::parse("async"), Some(EnrollmentMode::Async));
+        assert_eq!(CartStoreKind::parse("mongo"), None);
+        assert_eq!(CartStoreKind::accepted(), "postgres, cosmos");
+    }
+}

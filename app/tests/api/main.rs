@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP, against a real PostgreSQL.
 
 mod catalog;
+mod commands;
 mod errors;
 mod helpers;
 mod operations;

@@ -1,0 +1,119 @@
+//! The `courseshop` binary as ops run it: refusing bad settings at start, migrate, seed.
+
+use std::process::{Command, Output};
+
+use crate::helpers::TestDatabase;
+
+/// Runs the real binary with only the given environment (plus PATH), from a folder with no `.env`.
+fn courseshop(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_courseshop"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("courseshop runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_or_bad_setting_stops_the_start_with_its_name() {
+    let output = courseshop(&[], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("configuration error: DATABASE_URL is not set"),
+        "{}",
+        stderr(&output)
+    );
+
+    let url = (
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    let output = courseshop(&[], &[url, ("PORT", "http")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(r#"PORT="http" is not valid"#),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_step_that_is_not_built_is_refused_not_downgraded() {
+    let url = (
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    let output = courseshop(&[], &[url, ("SHOP_STEP", "3")]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("CART_STORE=cosmos belongs to tutorial step 2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("not built in this version yet"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_commands_print_the_usage() {
+    let output = courseshop(&["frobnicate"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("usage: courseshop"));
+    let output = courseshop(&["seed", "--courses", "lots"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--courses takes a number"));
+}
+
+#[tokio::test]
+async fn migrate_then_seed_prepare_an_empty_database() {
+    // an empty database of its own, not yet migrated: the binary does both steps
+    let database = TestDatabase::migrated().await;
+    let pool = database.pool().await;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .execute(&pool)
+        .await
+        .expect("reset");
+    let env = [("DATABASE_URL", database.url.as_str())];
+
+    let migrate = courseshop(&["migrate"], &env);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let again = courseshop(&["migrate"], &env);
+    assert!(
+        again.status.success(),
+        "migrating twice is harmless: {}",
+        stderr(&again)
+    );
+
+    let seed = courseshop(&["seed", "--courses", "40"], &env);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    let courses: i64 = sqlx::query_scalar("SELECT count(*) FROM courses")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(courses, 40);
+}
+
+#[test]
+fn seeding_an_unreachable_database_fails_with_a_clear_message() {
+    let output = courseshop(
+        &["seed"],
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("seeding the catalog failed"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -45,10 +45,10 @@ pub struct Catalog {
     pool: PgPool,
 }
 
-// One listing query per sort order, so each can walk its own index; they share the filter below.
-// The filters are written `($n IS NULL OR …)` so one prepared statement serves every combination.
-macro_rules! list_courses {
-    ($pool:expr, $query:expr, $category:expr, $offset:expr, $order_by:literal) => {
+/// A query for `CourseCard`s: their columns and joins, then the caller's clauses (string literals,
+/// each starting with a space). Compile-checked like any `query_as!`.
+macro_rules! course_cards {
+    ($pool:expr, [$($clause:literal)+], $($arg:expr),* $(,)?) => {
         sqlx::query_as!(
             CourseCard,
             r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.level AS "level: _",
@@ -56,20 +56,33 @@ macro_rules! list_courses {
                       cat.name AS category_name, u.display_name AS instructor_name
                FROM courses c
                JOIN categories cat ON cat.id = c.category_id
-               JOIN users u ON u.id = c.instructor_id
-               WHERE c.published
-                 AND ($1::text IS NULL OR c.search @@ websearch_to_tsquery('english', $1))
-                 AND ($2::bigint IS NULL OR c.category_id = $2)
-                 AND ($3::text IS NULL OR c.level = $3)
-               ORDER BY "# + $order_by + r#"
-               LIMIT $4 OFFSET $5"#,
+               JOIN users u ON u.id = c.instructor_id"# $(+ $clause)+,
+            $($arg),*
+        )
+        .fetch_all($pool)
+    };
+}
+
+// One listing query per sort order, so each can walk its own index; they share the filter below.
+// The filters are written `($n IS NULL OR …)` so one prepared statement serves every combination.
+macro_rules! search_courses {
+    ($pool:expr, $query:expr, $category:expr, $offset:expr, $order_by:literal) => {
+        course_cards!(
+            $pool,
+            [
+                " WHERE c.published
+                    AND ($1::text IS NULL OR c.search @@ websearch_to_tsquery('english', $1))
+                    AND ($2::bigint IS NULL OR c.category_id = $2)
+                    AND ($3::text IS NULL OR c.level = $3)"
+                " ORDER BY " $order_by
+                " LIMIT $4 OFFSET $5"
+            ],
             $query.text.as_deref(),
             $category,
             $query.level.map(|level| level.as_str()),
             PAGE_SIZE,
             $offset,
         )
-        .fetch_all($pool)
     };
 }
 
@@ -94,20 +107,11 @@ impl Catalog {
 
     /// The home page's featured courses, newest first.
     pub async fn featured(&self, limit: i64) -> Result<Vec<CourseCard>, StoreError> {
-        Ok(sqlx::query_as!(
-            CourseCard,
-            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.level AS "level: _",
-                      c.duration_minutes AS "duration: _", c.price_cents AS "price: _",
-                      cat.name AS category_name, u.display_name AS instructor_name
-               FROM courses c
-               JOIN categories cat ON cat.id = c.category_id
-               JOIN users u ON u.id = c.instructor_id
-               WHERE c.published AND c.featured
-               ORDER BY c.created_at DESC, c.id DESC
-               LIMIT $1"#,
+        Ok(course_cards!(
+            &self.pool,
+            [" WHERE c.published AND c.featured" " ORDER BY c.created_at DESC, c.id DESC" " LIMIT $1"],
             limit
         )
-        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -147,11 +151,11 @@ impl Catalog {
         let offset = page.offset();
         let pool = &self.pool;
         let courses = match query.effective_sort() {
-            Sort::Relevance => list_courses!(pool, query, category_id, offset,
+            Sort::Relevance => search_courses!(pool, query, category_id, offset,
                 "ts_rank_cd(c.search, websearch_to_tsquery('english', $1)) DESC, c.created_at DESC, c.id DESC").await?,
-            Sort::Newest => list_courses!(pool, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
-            Sort::PriceLowToHigh => list_courses!(pool, query, category_id, offset, "c.price_cents, c.id").await?,
-            Sort::PriceHighToLow => list_courses!(pool, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
+            Sort::Newest => search_courses!(pool, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
+            Sort::PriceLowToHigh => search_courses!(pool, query, category_id, offset, "c.price_cents, c.id").await?,
+            Sort::PriceHighToLow => search_courses!(pool, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
         };
 
         // A short page tells the total without counting; otherwise count (one more indexed query).

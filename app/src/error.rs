@@ -12,7 +12,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use shop::catalog::{CatalogError, CatalogQueryError};
+use shop::catalog::{CatalogError, CatalogQueryError, LISTED_RESULTS_LABEL};
 use shop::database::StoreError;
 
 use crate::layout::Layout;
@@ -82,9 +82,16 @@ impl From<CatalogError> for AppError {
             CatalogError::UnknownCategory(slug) => {
                 AppError::NotFound(format!("There is no category called “{slug}”."))
             }
-            CatalogError::PageOutOfRange { page, last } => AppError::NotFound(format!(
-                "Page {page} is past the end of these results: they have {last} page{}.",
-                if last == 1 { "" } else { "s" }
+            CatalogError::PageOutOfRange { page, last, narrow } => AppError::NotFound(format!(
+                "Page {page} is past the end of these results: they have {last} page{}.{}",
+                if last == 1 { "" } else { "s" },
+                if narrow {
+                    format!(
+                        " Only the first {LISTED_RESULTS_LABEL} matches are listed: add a word or a filter to see others."
+                    )
+                } else {
+                    String::new()
+                }
             )),
             CatalogError::Store(error) => error.into(),
         }

@@ -17,7 +17,13 @@ pub fn connect_lazily(settings: &DatabaseSettings) -> PgPool {
         .acquire_timeout(settings.acquire_timeout)
         // a connection that died with the server is noticed before it is handed out
         .test_before_acquire(true)
-        .connect_lazy_with(settings.connect_options.clone())
+        // named, so `pg_stat_activity` shows which connections are the shop's
+        .connect_lazy_with(
+            settings
+                .connect_options
+                .clone()
+                .application_name("courseshop"),
+        )
 }
 
 /// Whether PostgreSQL answers a trivial query now (the readiness probe).

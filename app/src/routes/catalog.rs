@@ -4,8 +4,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use shop::catalog::{
-    Catalog, CatalogQuery, Category, Course, CourseSlug, Level, RawCatalogQuery, SearchResults,
-    Sort,
+    Catalog, CatalogQuery, Category, Course, CourseSlug, LISTED_RESULTS_LABEL, Level, MatchCount,
+    RawCatalogQuery, SearchResults, Sort,
 };
 
 use crate::error::AppError;
@@ -35,6 +35,15 @@ impl CoursesPage {
 
     fn first_shown(&self) -> i64 {
         self.query.page_number().offset() + 1
+    }
+
+    /// "8 courses", "1 course", "10,000+ courses".
+    fn match_count(&self) -> String {
+        match self.results.matches {
+            MatchCount::Exactly(1) => "1 course".to_string(),
+            MatchCount::Exactly(count) => format!("{count} courses"),
+            MatchCount::MoreThanListed => format!("{LISTED_RESULTS_LABEL}+ courses"),
+        }
     }
 
     fn last_shown(&self) -> i64 {

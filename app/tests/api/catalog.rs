@@ -279,3 +279,49 @@ async fn markup_in_course_text_and_search_is_escaped() {
                 .contains("&lt;script&gt;alert(1)")
     );
 }
+
+#[tokio::test]
+async fn a_broad_search_lists_the_first_thousand_matches_and_asks_to_narrow_beyond() {
+    let app = TestApp::with_catalog(1_200).await;
+    let published: i64 = sqlx::query_scalar("SELECT count(*) FROM courses WHERE published")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert!(
+        published > 1_000,
+        "the catalog must be larger than what is listed"
+    );
+
+    let first = app.get("/courses").await;
+    assert_eq!(first.status, 200);
+    assert!(
+        first.body.contains("Showing 1–20 of 1,000+ courses"),
+        "{}",
+        first.body
+    );
+    assert!(
+        first.body.contains(r#"href="/courses?page=50">50</a>"#),
+        "the last listed page is 50"
+    );
+
+    let last = app.get("/courses?page=50").await;
+    assert_eq!(last.status, 200);
+    assert_eq!(last.course_links().len(), 20);
+    assert!(!last.body.contains(r#"rel="next""#));
+
+    for past in ["/courses?page=51", "/courses?page=5000"] {
+        let page = app.get(past).await;
+        assert_eq!(page.status, 404, "{past}");
+        assert!(
+            page.body
+                .contains("Only the first 1,000 matches are listed"),
+            "{}",
+            page.body
+        );
+    }
+
+    // a narrower search is counted exactly again
+    let narrow = app.get("/courses?category=databases&level=advanced").await;
+    assert_eq!(narrow.status, 200);
+    assert!(!narrow.body.contains("1,000+"));
+}

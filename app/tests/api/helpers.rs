@@ -206,6 +206,15 @@ impl TestApp {
         TestApp::start(TestDatabase::seeded().await, None).await
     }
 
+    /// The app over a catalog of `courses` seeded courses of its own (slower than `seeded`).
+    pub async fn with_catalog(courses: u32) -> TestApp {
+        let database = TestDatabase::migrated().await;
+        let pool = database.pool().await;
+        seed::seed_catalog(&pool, courses).await.expect("seed");
+        pool.close().await;
+        TestApp::start(database, None).await
+    }
+
     /// The app over an empty, migrated database.
     pub async fn empty() -> TestApp {
         TestApp::start(TestDatabase::migrated().await, None).await

@@ -1,12 +1,12 @@
 use super::CategorySlug;
 use crate::ids::CategoryId;
 
-/// A catalog category, with how many published courses it holds.
+/// A catalog category. It carries no course count: counting a large catalog's categories on every
+/// home page costs more than the number is worth (each list page counts its own results).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
     pub id: CategoryId,
     pub slug: CategorySlug,
     pub name: String,
     pub description: String,
-    pub course_count: i64,
 }

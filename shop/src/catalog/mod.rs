@@ -12,6 +12,9 @@ mod slug;
 pub use category::Category;
 pub use course::{Course, CourseCard, Duration};
 pub use level::Level;
-pub use postgres::{Catalog, CatalogError, SearchResults};
-pub use query::{CatalogQuery, CatalogQueryError, PageNumber, RawCatalogQuery, Sort};
+pub use postgres::{Catalog, CatalogError, MatchCount, SearchResults};
+pub use query::{
+    CatalogQuery, CatalogQueryError, LISTED_RESULTS, LISTED_RESULTS_LABEL, PAGE_SIZE, PageNumber,
+    RawCatalogQuery, Sort,
+};
 pub use slug::{CategorySlug, CourseSlug, SlugError, slugify};

@@ -6,6 +6,13 @@ use super::{CategorySlug, Level};
 
 /// Courses on one catalog page.
 pub const PAGE_SIZE: i64 = 20;
+/// Matches are counted exactly up to this many and listed on pages up to it (50 pages); past it a
+/// search says "1,000+" and asks to be narrowed. An exact count of a broad search, and the OFFSET of
+/// a deep page, both cost a visit to every match; in a catalog of 100 000 courses that is most of the
+/// time a list page takes, and no one reads page 600.
+pub const LISTED_RESULTS: i64 = 1_000;
+/// `LISTED_RESULTS` as people read it.
+pub const LISTED_RESULTS_LABEL: &str = "1,000";
 /// Longest search text accepted; longer input is a mistake or an attack, not a search.
 pub const MAX_SEARCH_LEN: usize = 200;
 /// Highest page number parsed at all; pages past the last real one are a 404, not a 400.
@@ -224,6 +231,19 @@ mod tests {
             sort: get("sort"),
             page: get("page"),
         }
+    }
+
+    #[test]
+    fn the_listed_results_label_matches_the_number() {
+        assert_eq!(
+            LISTED_RESULTS_LABEL.replace(',', "").parse::<i64>(),
+            Ok(LISTED_RESULTS)
+        );
+        assert_eq!(
+            LISTED_RESULTS % PAGE_SIZE,
+            0,
+            "the last listed page is a full one"
+        );
     }
 
     #[test]

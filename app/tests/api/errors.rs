@@ -1,6 +1,6 @@
 //! Every bad request gets the shop's own HTML error page with the right status, never a bare error.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::{Page, TcpProxy, TestApp};
 
@@ -124,7 +124,12 @@ async fn with_postgres_unreachable_pages_are_503_and_recover_by_themselves() {
         assert_error_page(&page, 503, "unreachable right now");
         assert_eq!(page.header("retry-after"), "5");
     }
+    let started = std::time::Instant::now();
     let ready = app.get("/readyz").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a probe answers within its timeout"
+    );
     assert_eq!(ready.status, 503);
     let ready: serde_json::Value = serde_json::from_str(&ready.body).expect("JSON");
     assert_eq!(ready["status"], "unavailable");
@@ -151,4 +156,46 @@ async fn with_postgres_unreachable_pages_are_503_and_recover_by_themselves() {
     );
     assert_eq!(app.get(&format!("/courses/{slug}")).await.status, 200);
     assert_eq!(app.get("/readyz").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_hanging_postgres_gets_a_503_in_bounded_time_and_the_probe_answers_within_a_second() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = TestApp::seeded_behind(&proxy).await;
+    assert_eq!(app.get("/courses").await.status, 200);
+
+    proxy.stall();
+    let started = Instant::now();
+    let ready = app.get("/readyz").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ready.status, 503);
+    assert!(ready.body.contains("no answer within"), "{}", ready.body);
+
+    // pages wait at most the acquire timeout (1 s in the tests), then explain
+    let started = Instant::now();
+    let page = app.get("/courses?q=rust").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_error_page(&page, 503, "unreachable right now");
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get("/courses").await.status == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the shop did not recover when PostgreSQL answered again"
+    );
 }

@@ -167,27 +167,20 @@ impl Catalog {
             None => None,
         };
         let category_id = category.as_ref().map(|category| category.id.0);
-        // Which index serves a search depends on which filters it has, so it must be planned with its
-        // values each time. PostgreSQL would switch a prepared statement to one generic plan after five
-        // runs, and for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms
-        // at 100 000 courses). SET LOCAL keeps the setting to this transaction, which also makes it safe
-        // behind PgBouncer's transaction pooling.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-            .execute(&mut *tx)
-            .await?;
+        // one connection for the page and its count (each query is planned with its values: see
+        // `database::connect_lazily`, which is why the optional filters can still use their indexes)
+        let mut connection = self.pool.acquire().await?;
         let page = query.page_number();
         let offset = page.offset();
         if offset >= LISTED_RESULTS {
             // not even queried: the listed pages end before this one whatever the catalog holds
-            let matches = count(&mut tx, query, category_id).await?;
+            let matches = count(&mut connection, query, category_id).await?;
             return Err(CatalogError::PageOutOfRange {
                 page: page.get(),
                 last: (matches.listed() + PAGE_SIZE - 1) / PAGE_SIZE,
                 narrow: matches == MatchCount::MoreThanListed,
             });
         }
-        let connection = &mut *tx;
         let courses = match query.effective_sort() {
             Sort::Relevance => search_courses!(&mut *connection, query, category_id, offset,
                 "ts_rank(c.search, websearch_to_tsquery('english', $1)) DESC, c.created_at DESC, c.id DESC").await?,
@@ -200,9 +193,8 @@ impl Catalog {
         let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
             MatchCount::Exactly(offset + courses.len() as i64)
         } else {
-            count(&mut tx, query, category_id).await?
+            count(&mut connection, query, category_id).await?
         };
-        tx.commit().await?;
         let results = SearchResults {
             courses,
             matches,

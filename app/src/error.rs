@@ -71,7 +71,7 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
         match error {
             StoreError::Unavailable(_) => AppError::Unavailable(error),
-            StoreError::Query(_) => AppError::Internal(error.into()),
+            StoreError::Query(_) | StoreError::Corrupt(_) => AppError::Internal(error.into()),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The PostgreSQL connection pool, the migrations, and what a failed query means to a caller.
 
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool};
 
 use crate::settings::DatabaseSettings;
 
@@ -13,20 +13,6 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// and recovers by itself when it returns.
 pub fn connect_lazily(settings: &DatabaseSettings) -> PgPool {
     PgPoolOptions::new()
-        // Plan every statement with its values. sqlx caches prepared statements, and after five runs
-        // PostgreSQL may give one a generic plan; for the catalog's optional filters
-        // (`$1 IS NULL OR search @@ …`) that plan cannot use an index and scans every course:
-        // 200 ms instead of 3 ms at 100 000 courses. Set once per connection, it costs nothing per
-        // query. (Behind PgBouncer's transaction pooling the statement cache must be off, and
-        // unnamed statements are always planned with their values.)
-        .after_connect(|connection, _| {
-            Box::pin(async move {
-                connection
-                    .execute("SET plan_cache_mode = force_custom_plan")
-                    .await
-                    .map(|_| ())
-            })
-        })
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
         // a connection that died with the server is noticed before it is handed out
@@ -57,6 +43,9 @@ pub enum StoreError {
     /// The database answered with an error: a bug or a broken invariant (a 500, logged).
     #[error("the database refused a query")]
     Query(#[source] sqlx::Error),
+    /// A row that the shop's own types cannot read: data written around the shop (a 500, logged).
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -167,14 +167,21 @@ impl Catalog {
             None => None,
         };
         let category_id = category.as_ref().map(|category| category.id.0);
-        // one connection for the page and its count (each query is planned with its values: see
-        // `database::connect_lazily`, which is why the optional filters can still use their indexes)
-        let mut connection = self.pool.acquire().await?;
+        // Which index serves a search depends on which filters it has, so it must be planned with its
+        // values. sqlx caches prepared statements and PostgreSQL gives one a generic plan after five
+        // runs; for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms at
+        // 100 000 courses). SET LOCAL scopes the setting to this read-only transaction, one round trip
+        // with its BEGIN, so the shop's other queries keep their cheaper cached plans, a cancelled
+        // request cannot leak it, and it holds behind PgBouncer's transaction pooling.
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
         let page = query.page_number();
         let offset = page.offset();
         if offset >= LISTED_RESULTS {
             // not even queried: the listed pages end before this one whatever the catalog holds
-            let matches = count(&mut connection, query, category_id).await?;
+            let matches = count(&mut transaction, query, category_id).await?;
             return Err(CatalogError::PageOutOfRange {
                 page: page.get(),
                 last: (matches.listed() + PAGE_SIZE - 1) / PAGE_SIZE,
@@ -182,19 +189,20 @@ impl Catalog {
             });
         }
         let courses = match query.effective_sort() {
-            Sort::Relevance => search_courses!(&mut *connection, query, category_id, offset,
+            Sort::Relevance => search_courses!(&mut *transaction, query, category_id, offset,
                 "ts_rank(c.search, websearch_to_tsquery('english', $1)) DESC, c.created_at DESC, c.id DESC").await?,
-            Sort::Newest => search_courses!(&mut *connection, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
-            Sort::PriceLowToHigh => search_courses!(&mut *connection, query, category_id, offset, "c.price_cents, c.id").await?,
-            Sort::PriceHighToLow => search_courses!(&mut *connection, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
+            Sort::Newest => search_courses!(&mut *transaction, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
+            Sort::PriceLowToHigh => search_courses!(&mut *transaction, query, category_id, offset, "c.price_cents, c.id").await?,
+            Sort::PriceHighToLow => search_courses!(&mut *transaction, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
         };
 
         // A short page tells the count without counting; otherwise count (one more indexed query).
         let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
             MatchCount::Exactly(offset + courses.len() as i64)
         } else {
-            count(&mut connection, query, category_id).await?
+            count(&mut transaction, query, category_id).await?
         };
+        transaction.commit().await?;
         let results = SearchResults {
             courses,
             matches,

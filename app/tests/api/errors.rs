@@ -142,16 +142,8 @@ async fn with_postgres_unreachable_pages_are_503_and_recover_by_themselves() {
     );
 
     proxy.restore();
-    let mut recovered = false;
-    for _ in 0..50 {
-        if app.get("/courses").await.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        recovered,
+        app.recovers("/courses").await,
         "the shop did not recover when PostgreSQL came back"
     );
     assert_eq!(app.get(&format!("/courses/{slug}")).await.status, 200);
@@ -186,16 +178,8 @@ async fn a_hanging_postgres_gets_a_503_in_bounded_time_and_the_probe_answers_wit
     assert_error_page(&page, 503, "unreachable right now");
 
     proxy.restore();
-    let mut recovered = false;
-    for _ in 0..50 {
-        if app.get("/courses").await.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        recovered,
+        app.recovers("/courses").await,
         "the shop did not recover when PostgreSQL answered again"
     );
 }

@@ -262,6 +262,17 @@ impl TestApp {
         .await
     }
 
+    /// Whether `path` answers 200 again within five seconds (after a store came back).
+    pub async fn recovers(&self, path: &str) -> bool {
+        for _ in 0..50 {
+            if self.get(path).await.status == 200 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
         Page::from(
             self.client

@@ -23,6 +23,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the shop's database is unreachable")]
     Unavailable(#[source] StoreError),
     #[error("an unexpected error")]
@@ -38,6 +40,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -45,7 +48,9 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
         let explanation = match self {
-            AppError::NotFound(message) | AppError::BadRequest(message) => message.clone(),
+            AppError::NotFound(message)
+            | AppError::BadRequest(message)
+            | AppError::Forbidden(message) => message.clone(),
             AppError::Unavailable(error) => {
                 tracing::warn!(error = %error, cause = ?std::error::Error::source(error), "store unavailable");
                 "Part of the shop is unreachable right now. Please try again in a moment."

@@ -1,10 +1,21 @@
-//! What every page's shared layout needs: the page title, the header search box and the footer's
-//! "which step, which stores" line.
+//! What every page's shared layout needs: the page title, the header (search box, who is signed
+//! in, the CSRF token for its log-out form) and the footer's "which step, which stores" line.
 
-use actix_web::HttpRequest;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use askama::Template;
 
+use shop::accounts::{Accounts, User};
 use shop::topology::Topology;
+
+use crate::error::AppError;
+use crate::session::ShopSession;
 
 /// The running shop's topology, shared by every request.
 #[derive(Clone)]
@@ -16,6 +27,9 @@ pub struct Layout {
     pub title: String,
     /// The search text to keep in the header's search box.
     pub search: String,
+    pub user_name: Option<String>,
+    pub is_instructor: bool,
+    pub csrf_token: String,
     pub step: String,
     pub customised: bool,
     pub catalog_store: &'static str,
@@ -25,10 +39,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(topology: &Topology, title: impl Into<String>) -> Layout {
+    fn new(topology: &Topology, title: String) -> Layout {
         Layout {
-            title: title.into(),
+            title,
             search: String::new(),
+            user_name: None,
+            is_instructor: false,
+            csrf_token: String::new(),
             step: topology.step.to_string(),
             customised: topology.is_customised(),
             catalog_store: "PostgreSQL",
@@ -38,17 +55,105 @@ impl Layout {
         }
     }
 
-    /// For pages rendered outside a handler (the error pages), from the app's shared data.
+    /// For pages rendered outside a handler (the error pages): no user, no forms.
     pub fn for_request(request: &HttpRequest, title: &str) -> Layout {
         let topology = request
             .app_data::<Data<ShopInfo>>()
             .map(|info| info.topology)
             .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
-        Layout::new(&topology, title)
+        Layout::new(&topology, title.to_string())
     }
 
     pub fn with_search(mut self, search: &str) -> Layout {
         self.search = search.to_string();
         self
+    }
+}
+
+/// Who is asking, read once per request: the signed-in user (if any) and the session's CSRF token.
+pub struct Visitor {
+    pub user: Option<User>,
+    pub csrf_token: String,
+    pub session: ShopSession,
+    topology: Topology,
+}
+
+impl Visitor {
+    pub fn layout(&self, title: impl Into<String>) -> Layout {
+        let mut layout = Layout::new(&self.topology, title.into());
+        layout.user_name = self.user.as_ref().map(|user| user.display_name.to_string());
+        layout.is_instructor = self.user.as_ref().is_some_and(User::is_instructor);
+        layout.csrf_token = self.csrf_token.clone();
+        layout
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Visitor, actix_web::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = ShopSession::from_request(request, payload).into_inner();
+        let accounts = request.app_data::<Data<Accounts>>().cloned();
+        let topology = request
+            .app_data::<Data<ShopInfo>>()
+            .map(|info| info.topology)
+            .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
+        Box::pin(async move {
+            let session = session?;
+            let user = match (session.user_id(), accounts) {
+                // an account deleted since the session began signs its session out
+                (Some(id), Some(accounts)) => accounts.user(id).await.map_err(AppError::from)?,
+                _ => None,
+            };
+            let csrf_token = session.csrf_token()?.as_str().to_string();
+            Ok(Visitor {
+                user,
+                csrf_token,
+                session,
+                topology,
+            })
+        })
+    }
+}
+
+/// A page with a status other than 200 (a form shown again with its messages).
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    let html = page
+        .render()
+        .map_err(|error| AppError::Internal(error.into()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// Post/redirect/get: after a successful POST, the browser is sent to `location` with a GET.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Where to go after logging in: only a path on this site (never `//elsewhere` or a full URL).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/checkout")), "/checkout");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
     }
 }

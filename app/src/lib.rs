@@ -1,9 +1,11 @@
 //! Courseshop's web shop: routes, pages and the server around them.
 
+pub mod csrf;
 pub mod error;
 pub mod layout;
 pub mod query_string;
 pub mod routes;
 pub mod security_headers;
+pub mod session;
 pub mod startup;
 pub mod telemetry;

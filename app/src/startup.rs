@@ -2,6 +2,9 @@
 
 use std::net::TcpListener;
 
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::Compress;
 use actix_web::web::{self, Data};
@@ -9,6 +12,7 @@ use actix_web::{App, HttpServer};
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
+use shop::accounts::Accounts;
 use shop::catalog::Catalog;
 use shop::database;
 use shop::settings::Settings;
@@ -35,6 +39,9 @@ impl Application {
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
         let catalog = Data::new(Catalog::new(pool.clone()));
+        let accounts = Data::new(Accounts::new(pool.clone()));
+        let session_key = session_key(settings);
+        let cookie_secure = settings.sessions.cookie_secure;
         let pool = Data::new(pool);
         let info = Data::new(ShopInfo {
             topology: settings.topology,
@@ -45,8 +52,19 @@ impl Application {
                 .wrap(error_pages())
                 .wrap(security_headers())
                 .wrap(Compress::default())
+                .wrap(
+                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                        .cookie_name("courseshop_session".to_string())
+                        .cookie_secure(cookie_secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .build(),
+                )
                 .wrap(TracingLogger::<ShopRootSpan>::new())
+                // forms are small; anything larger is refused (413) before it is read
+                .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
                 .app_data(catalog.clone())
+                .app_data(accounts.clone())
                 .app_data(pool.clone())
                 .app_data(info.clone())
                 .configure(routes::configure)
@@ -64,6 +82,23 @@ impl Application {
     /// Runs until SIGINT/SIGTERM (actix-web handles both and drains open requests).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Largest form body accepted: a course description is the longest field a form carries.
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
+
+/// The key that signs and encrypts session cookies. Without `SESSION_KEY` each process makes its
+/// own, which is fine on one machine and means sessions end when it restarts.
+fn session_key(settings: &Settings) -> Key {
+    match &settings.sessions.key {
+        Some(secret) => Key::derive_from(secret.expose().as_bytes()),
+        None => {
+            tracing::warn!(
+                "SESSION_KEY is not set: sessions will not survive a restart or be shared between instances"
+            );
+            Key::generate()
+        }
     }
 }
 

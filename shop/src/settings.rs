@@ -19,9 +19,36 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub topology: Topology,
     pub log_format: LogFormat,
+    pub sessions: SessionSettings,
 }
 
 #[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `SESSION_KEY`: at least 64 characters, shared by every instance so a session cookie made by
+    /// one is read by the others. Unset: a random key per process (sessions end at a restart).
+    pub key: Option<Secret>,
+    /// `COOKIE_SECURE` (default false): send cookies only over HTTPS; set it wherever TLS terminates
+    /// in front of the shop (Azure Container Apps ingress does).
+    pub cookie_secure: bool,
+}
+
+/// A value that must not reach a log: its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+#[derive(Clone)]
 pub struct DatabaseSettings {
     /// Parsed from `DATABASE_URL` (libpq URL syntax, `sslmode` included).
     pub connect_options: PgConnectOptions,
@@ -30,6 +57,19 @@ pub struct DatabaseSettings {
     /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 2000): how long a request waits for a connection before
     /// it is answered "unavailable" instead of hanging while PostgreSQL is down.
     pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    /// `PgConnectOptions`' own `Debug` shows the password; this one names only where it connects.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("host", &self.connect_options.get_host())
+            .field("port", &self.connect_options.get_port())
+            .field("database", &self.connect_options.get_database())
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +155,22 @@ impl Settings {
                 )?),
             },
             topology,
+            sessions: SessionSettings {
+                key: match env.optional("SESSION_KEY") {
+                    Some(key) if key.chars().count() >= 64 => Some(Secret(key)),
+                    Some(_) => {
+                        return Err(SettingsError::Invalid {
+                            variable: "SESSION_KEY",
+                            value: "<hidden>".to_string(),
+                            reason:
+                                "use at least 64 random characters, e.g. `openssl rand -hex 32`"
+                                    .to_string(),
+                        });
+                    }
+                    None => None,
+                },
+                cookie_secure: env.parsed("COOKIE_SECURE", Some(false), "true or false")?,
+            },
             log_format: match env.optional("LOG_FORMAT").as_deref() {
                 None | Some("pretty") => LogFormat::Pretty,
                 Some("json") => LogFormat::Json,
@@ -298,6 +354,12 @@ mod tests {
         let message = error.to_string();
         assert!(message.starts_with("DATABASE_URL="), "{message}");
         assert!(!message.contains("secret"), "{message}");
+        let settings =
+            settings(&[("DATABASE_URL", "postgres://shop:secret@db/courseshop")]).expect("valid");
+        assert!(
+            !format!("{settings:?}").contains("secret"),
+            "Debug must hide the password"
+        );
     }
 
     #[test]
@@ -319,6 +381,23 @@ mod tests {
             .expect("valid settings");
         assert_eq!(settings.topology.step, Step::AzureSetup);
         assert_eq!(settings.topology.cart_store, CartStoreKind::Postgres);
+    }
+
+    #[test]
+    fn a_short_session_key_is_refused_and_never_shown() {
+        let error = settings(&[URL, ("SESSION_KEY", "tooshort")]).expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("SESSION_KEY=\"<hidden>\""),
+            "{error}"
+        );
+        let key = "k".repeat(64);
+        let settings =
+            settings(&[URL, ("SESSION_KEY", &key), ("COOKIE_SECURE", "true")]).expect("valid");
+        assert!(settings.sessions.cookie_secure);
+        assert!(
+            !format!("{settings:?}").contains(&key),
+            "Debug must hide the key"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use shop::catalog::{
 };
 
 use crate::error::AppError;
-use crate::layout::{Layout, ShopInfo};
+use crate::layout::{Layout, Visitor};
 use crate::query_string;
 
 #[derive(Template, WebTemplate)]
@@ -68,7 +68,7 @@ impl CoursesPage {
 pub async fn courses(
     request: HttpRequest,
     catalog: Data<Catalog>,
-    info: Data<ShopInfo>,
+    visitor: Visitor,
 ) -> Result<CoursesPage, AppError> {
     // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
     let raw: RawCatalogQuery = query_string::parse(request.query_string())?;
@@ -81,7 +81,9 @@ pub async fn courses(
         None => "Courses".to_string(),
     };
     Ok(CoursesPage {
-        layout: Layout::new(&info.topology, title).with_search(query.text.as_deref().unwrap_or("")),
+        layout: visitor
+            .layout(title)
+            .with_search(query.text.as_deref().unwrap_or("")),
         query,
         results,
         categories,
@@ -157,7 +159,7 @@ pub struct CoursePage {
 pub async fn course(
     slug: Path<String>,
     catalog: Data<Catalog>,
-    info: Data<ShopInfo>,
+    visitor: Visitor,
 ) -> Result<CoursePage, AppError> {
     let not_found = || {
         AppError::NotFound(
@@ -167,7 +169,7 @@ pub async fn course(
     let slug = CourseSlug::parse(&slug).map_err(|_| not_found())?;
     let course = catalog.course(&slug).await?.ok_or_else(not_found)?;
     Ok(CoursePage {
-        layout: Layout::new(&info.topology, course.title.clone()),
+        layout: visitor.layout(course.title.clone()),
         course,
     })
 }

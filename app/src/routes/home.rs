@@ -5,7 +5,7 @@ use askama_web::WebTemplate;
 use shop::catalog::{Catalog, Category, CourseCard};
 
 use crate::error::AppError;
-use crate::layout::{Layout, ShopInfo};
+use crate::layout::{Layout, Visitor};
 
 const FEATURED: i64 = 8;
 
@@ -18,9 +18,9 @@ pub struct HomePage {
 }
 
 #[tracing::instrument(name = "home page", skip_all)]
-pub async fn home(catalog: Data<Catalog>, info: Data<ShopInfo>) -> Result<HomePage, AppError> {
+pub async fn home(catalog: Data<Catalog>, visitor: Visitor) -> Result<HomePage, AppError> {
     Ok(HomePage {
-        layout: Layout::new(&info.topology, "Learn something real"),
+        layout: visitor.layout("Learn something real"),
         categories: catalog.categories().await?,
         featured: catalog.featured(FEATURED).await?,
     })

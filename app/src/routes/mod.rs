@@ -1,5 +1,6 @@
 //! HTTP in, a domain call, a page out. One file per page group.
 
+mod accounts;
 mod assets;
 mod catalog;
 mod health;
@@ -12,6 +13,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/", read().to(home::home))
         .route("/courses", read().to(catalog::courses))
         .route("/courses/{slug}", read().to(catalog::course))
+        .route("/register", read().to(accounts::register_form))
+        .route("/register", web::post().to(accounts::register))
+        .route("/login", read().to(accounts::login_form))
+        .route("/login", web::post().to(accounts::login))
+        .route("/logout", web::post().to(accounts::logout))
         .route("/healthz", read().to(health::healthz))
         .route("/readyz", read().to(health::readyz))
         .route("/static/{file}", read().to(assets::asset));

@@ -273,6 +273,49 @@ impl TestApp {
         false
     }
 
+    /// Registers a student with this client and stays signed in.
+    pub async fn register(&self, email: &str, name: &str, password: &str) -> Page {
+        let token = self.get("/register").await.csrf_token();
+        self.post_form(
+            "/register",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("display_name", name),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Logs in with this client.
+    pub async fn log_in(&self, email: &str, password: &str) -> Page {
+        let token = self.get("/login").await.csrf_token();
+        self.post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Logs out with this client.
+    pub async fn log_out(&self) -> Page {
+        let token = self.get("/").await.csrf_token();
+        self.post_form("/logout", &[("csrf_token", &token)]).await
+    }
+
+    /// The same running shop seen from another browser (its own cookie jar).
+    pub fn other_browser(&self) -> Browser<'_> {
+        Browser {
+            app: self,
+            client: client(),
+        }
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
         Page::from(
             self.client
@@ -317,6 +360,26 @@ impl Page {
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf_token(&self) -> String {
+        self.body
+            .split(r#"name="csrf_token" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page has a form with a CSRF token")
+            .to_string()
+    }
+
+    /// The session cookie this response set, if any (`name=value` only).
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|cookie| cookie.starts_with("courseshop_session="))
+            .map(|cookie| cookie.split(';').next().unwrap_or_default().to_string())
     }
 
     /// How many times `needle` occurs in the body.
@@ -414,5 +477,36 @@ impl TcpProxy {
         self.stalled.store(false, Ordering::SeqCst);
         self.open.store(true, Ordering::SeqCst);
         self.cut.send_modify(|generation| *generation += 1);
+    }
+}
+
+/// A second browser on the same shop: another visitor, with cookies of its own.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+}
+
+impl Browser<'_> {
+    pub async fn get(&self, path: &str) -> Page {
+        Page::from(
+            self.client
+                .get(format!("{}{path}", self.app.address))
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        Page::from(
+            self.client
+                .post(format!("{}{path}", self.app.address))
+                .form(form)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
     }
 }

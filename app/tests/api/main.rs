@@ -1,5 +1,6 @@
 //! Integration tests: the real app over HTTP, against a real PostgreSQL.
 
+mod accounts;
 mod catalog;
 mod commands;
 mod errors;

@@ -1,0 +1,108 @@
+//! Cross-site request forgery protection: every form carries the session's token, and every
+//! state-changing request is refused (403) unless it sends that token back.
+//!
+//! A handler takes `Checked<T>` instead of `Form<T>`; the token check cannot be forgotten because
+//! the form's fields are only reachable through it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::web::Form;
+use actix_web::{FromRequest, HttpRequest};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::session::ShopSession;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsrfToken(String);
+
+impl CsrfToken {
+    pub fn generate() -> Result<CsrfToken, AppError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|error| {
+            AppError::Internal(anyhow::anyhow!("no randomness for a CSRF token: {error}"))
+        })?;
+        Ok(CsrfToken(
+            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        ))
+    }
+
+    pub(crate) fn from_session(token: String) -> CsrfToken {
+        CsrfToken(token)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in time independent of where the first difference is.
+    fn matches(&self, sent: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), sent.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    }
+}
+
+/// A form with its CSRF token: the wire shape every state-changing form posts.
+#[derive(Deserialize)]
+struct Signed<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+/// The fields of a form whose CSRF token matched the session's.
+pub struct Checked<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Checked<T>, actix_web::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = Form::<Signed<T>>::from_request(request, payload);
+        let session = ShopSession::from_request(request, payload).into_inner();
+        Box::pin(async move {
+            let refused = || {
+                AppError::Forbidden(
+                "This form has expired or did not come from this shop. Go back, reload the page and try again."
+                    .to_string(),
+            )
+            };
+            let session = session?;
+            let form = form.await.map_err(|error| {
+                if matches!(error.as_response_error().status_code().as_u16(), 413) {
+                    error
+                } else {
+                    AppError::BadRequest("The form could not be read.".to_string()).into()
+                }
+            })?;
+            let expected = session.stored_csrf_token().ok_or_else(refused)?;
+            if !expected.matches(&form.csrf_token) {
+                return Err(refused().into());
+            }
+            Ok(Checked(form.into_inner().fields))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CsrfToken;
+
+    #[test]
+    fn tokens_are_long_random_and_compared_exactly() {
+        let (a, b) = (
+            CsrfToken::generate().expect("random"),
+            CsrfToken::generate().expect("random"),
+        );
+        assert_eq!(a.as_str().len(), 64);
+        assert_ne!(a, b);
+        assert!(a.matches(a.as_str()));
+        assert!(!a.matches(b.as_str()));
+        assert!(!a.matches(""));
+        assert!(!a.matches(&a.as_str()[..63]));
+    }
+}

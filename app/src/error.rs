@@ -12,6 +12,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use shop::cart::{CartError, CartServiceError};
 use shop::catalog::{CatalogError, CatalogQueryError, LISTED_RESULTS_LABEL};
 use shop::database::StoreError;
 
@@ -27,6 +28,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("the shop's database is unreachable")]
     Unavailable(#[source] StoreError),
+    /// The cart's store is down; browsing goes on.
+    #[error("the cart is unavailable")]
+    CartUnavailable,
     #[error("an unexpected error")]
     Internal(#[source] anyhow::Error),
 }
@@ -41,7 +45,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::CartUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,6 +60,11 @@ impl ResponseError for AppError {
                 "Part of the shop is unreachable right now. Please try again in a moment."
                     .to_string()
             }
+            AppError::CartUnavailable => {
+                "Your cart is unavailable right now. Nothing in it is lost: please try again in a moment. \
+                 You can keep browsing courses meanwhile."
+                    .to_string()
+            }
             AppError::Internal(error) => {
                 tracing::error!(error = ?error, "request failed");
                 "Something went wrong on our side. It has been logged; please try again."
@@ -63,7 +72,7 @@ impl ResponseError for AppError {
             }
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, AppError::Unavailable(_)) {
+        if matches!(self, AppError::Unavailable(_) | AppError::CartUnavailable) {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         let mut response = response.finish();
@@ -77,6 +86,21 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::Unavailable(_) => AppError::Unavailable(error),
             StoreError::Query(_) | StoreError::Corrupt(_) => AppError::Internal(error.into()),
+        }
+    }
+}
+
+impl From<CartServiceError> for AppError {
+    fn from(error: CartServiceError) -> AppError {
+        match error {
+            CartServiceError::Cart(CartError::Unavailable(source)) => {
+                tracing::warn!(error = %source, "cart store unavailable");
+                AppError::CartUnavailable
+            }
+            CartServiceError::Cart(CartError::Failed(source)) => {
+                AppError::Internal(anyhow::anyhow!(source))
+            }
+            CartServiceError::Store(error) => error.into(),
         }
     }
 }

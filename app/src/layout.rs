@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 
 use shop::accounts::{Accounts, User};
+use shop::cart::CartService;
 use shop::topology::Topology;
 
 use crate::error::AppError;
@@ -30,6 +31,10 @@ pub struct Layout {
     pub user_name: Option<String>,
     pub is_instructor: bool,
     pub csrf_token: String,
+    /// Lines in the visitor's cart (the header's badge).
+    pub cart_count: usize,
+    /// A message left by the previous request ("Added to your cart").
+    pub flash: Option<String>,
     pub step: String,
     pub customised: bool,
     pub catalog_store: &'static str,
@@ -46,6 +51,8 @@ impl Layout {
             user_name: None,
             is_instructor: false,
             csrf_token: String::new(),
+            cart_count: 0,
+            flash: None,
             step: topology.step.to_string(),
             customised: topology.is_customised(),
             catalog_store: "PostgreSQL",
@@ -75,6 +82,8 @@ pub struct Visitor {
     pub user: Option<User>,
     pub csrf_token: String,
     pub session: ShopSession,
+    cart_count: usize,
+    flash: Option<String>,
     topology: Topology,
 }
 
@@ -84,6 +93,8 @@ impl Visitor {
         layout.user_name = self.user.as_ref().map(|user| user.display_name.to_string());
         layout.is_instructor = self.user.as_ref().is_some_and(User::is_instructor);
         layout.csrf_token = self.csrf_token.clone();
+        layout.cart_count = self.cart_count;
+        layout.flash = self.flash.clone();
         layout
     }
 }
@@ -95,6 +106,7 @@ impl FromRequest for Visitor {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = ShopSession::from_request(request, payload).into_inner();
         let accounts = request.app_data::<Data<Accounts>>().cloned();
+        let carts = request.app_data::<Data<CartService>>().cloned();
         let topology = request
             .app_data::<Data<ShopInfo>>()
             .map(|info| info.topology)
@@ -107,10 +119,21 @@ impl FromRequest for Visitor {
                 _ => None,
             };
             let csrf_token = session.csrf_token()?.as_str().to_string();
+            // the badge is a nicety: a cart store that is down must not take every page with it
+            let cart_count = match (session.cart_owner(false)?, carts) {
+                (Some(owner), Some(carts)) => carts.count(owner).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "cart count unavailable");
+                    0
+                }),
+                _ => 0,
+            };
+            let flash = session.take_flash();
             Ok(Visitor {
                 user,
                 csrf_token,
                 session,
+                cart_count,
+                flash,
                 topology,
             })
         })

@@ -8,6 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use std::future::{Ready, ready};
 
+use shop::cart::{CartId, CartOwner};
 use shop::ids::UserId;
 
 use crate::csrf::CsrfToken;
@@ -15,6 +16,8 @@ use crate::error::AppError;
 
 const USER: &str = "user_id";
 const CSRF: &str = "csrf_token";
+const CART: &str = "cart_id";
+const FLASH: &str = "flash";
 
 pub struct ShopSession(Session);
 
@@ -48,6 +51,41 @@ impl ShopSession {
         let token = CsrfToken::generate()?;
         self.0.insert(CSRF, token.as_str()).map_err(unwritable)?;
         Ok(token)
+    }
+
+    /// Whose cart this session uses: the user's once signed in, else the visitor's own (made on
+    /// first use only when `create` is set, so browsing alone stores nothing).
+    pub fn cart_owner(&self, create: bool) -> Result<Option<CartOwner>, AppError> {
+        if let Some(user) = self.user_id() {
+            return Ok(Some(CartOwner::User(user)));
+        }
+        if let Some(cart) = self.visitor_cart() {
+            return Ok(Some(CartOwner::Visitor(cart)));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let cart = CartId::new();
+        self.0.insert(CART, cart).map_err(unwritable)?;
+        Ok(Some(CartOwner::Visitor(cart)))
+    }
+
+    /// The cart this browser filled before signing in, to merge at login.
+    pub fn visitor_cart(&self) -> Option<CartId> {
+        self.0.get::<CartId>(CART).ok().flatten()
+    }
+
+    pub fn forget_visitor_cart(&self) {
+        self.0.remove(CART);
+    }
+
+    /// A one-line message for the next page (post/redirect/get).
+    pub fn flash(&self, message: &str) -> Result<(), AppError> {
+        self.0.insert(FLASH, message).map_err(unwritable)
+    }
+
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 
     /// The stored token without making one (a POST from a session with none is refused).

@@ -1,6 +1,7 @@
 //! Building and running the web server from `Settings`.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
@@ -13,9 +14,12 @@ use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use shop::accounts::Accounts;
+use shop::cart::{CartService, CartStore, PostgresCartStore};
 use shop::catalog::Catalog;
 use shop::database;
+use shop::enrollment::Enrollments;
 use shop::settings::Settings;
+use shop::topology::CartStoreKind;
 
 use crate::error::{AppError, error_pages};
 use crate::layout::ShopInfo;
@@ -40,6 +44,17 @@ impl Application {
         let port = listener.local_addr()?.port();
         let catalog = Data::new(Catalog::new(pool.clone()));
         let accounts = Data::new(Accounts::new(pool.clone()));
+        // steps 0-1 keep carts in PostgreSQL (Settings refuses the Cosmos store until it is built)
+        let cart_store: Arc<dyn CartStore> = match settings.topology.cart_store {
+            CartStoreKind::Postgres | CartStoreKind::Cosmos => {
+                Arc::new(PostgresCartStore::new(pool.clone()))
+            }
+        };
+        let carts = Data::new(CartService::new(
+            cart_store,
+            Catalog::new(pool.clone()),
+            Enrollments::new(pool.clone()),
+        ));
         let session_key = session_key(settings);
         let cookie_secure = settings.sessions.cookie_secure;
         let pool = Data::new(pool);
@@ -65,6 +80,7 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
                 .app_data(catalog.clone())
                 .app_data(accounts.clone())
+                .app_data(carts.clone())
                 .app_data(pool.clone())
                 .app_data(info.clone())
                 .configure(routes::configure)

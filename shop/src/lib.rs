@@ -2,8 +2,10 @@
 //! enrollment worker). One folder per area of the shop; see DESIGN.md §2.
 
 pub mod accounts;
+pub mod cart;
 pub mod catalog;
 pub mod database;
+pub mod enrollment;
 pub mod ids;
 pub mod money;
 pub mod settings;

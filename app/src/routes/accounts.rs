@@ -11,6 +11,9 @@ use shop::accounts::{
     Accounts, DisplayName, Email, LoginError, NewAccount, Password, RegisterError, Role,
 };
 
+use shop::cart::CartService;
+use shop::ids::UserId;
+
 use crate::csrf::Checked;
 use crate::error::AppError;
 use crate::layout::{Layout, Visitor, render, safe_next, see_other};
@@ -63,6 +66,7 @@ pub async fn register_form(visitor: Visitor, next: Query<Next>) -> RegisterPage 
 pub async fn register(
     visitor: Visitor,
     accounts: Data<Accounts>,
+    carts: Data<CartService>,
     Checked(form): Checked<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(form.next.as_deref());
@@ -84,6 +88,7 @@ pub async fn register(
         match accounts.register(account).await {
             Ok(user) => {
                 visitor.session.log_in(user.id)?;
+                adopt_visitor_cart(&visitor, &carts, user.id).await;
                 tracing::info!(user = %user.id, "registered");
                 return Ok(see_other(&next));
             }
@@ -139,6 +144,7 @@ pub async fn login_form(visitor: Visitor, next: Query<Next>) -> LoginPage {
 pub async fn login(
     visitor: Visitor,
     accounts: Data<Accounts>,
+    carts: Data<CartService>,
     Checked(form): Checked<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(form.next.as_deref());
@@ -154,6 +160,7 @@ pub async fn login(
     match outcome {
         Ok(user) => {
             visitor.session.log_in(user.id)?;
+            adopt_visitor_cart(&visitor, &carts, user.id).await;
             tracing::info!(user = %user.id, "logged in");
             Ok(see_other(&next))
         }
@@ -167,6 +174,17 @@ pub async fn login(
             },
         ),
         Err(LoginError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// What a visitor put in the cart before signing in joins the account's cart. A failure here must
+/// not fail the login: the visitor's cart stays in the session and is merged at the next login.
+async fn adopt_visitor_cart(visitor: &Visitor, carts: &CartService, user: UserId) {
+    if let Some(cart) = visitor.session.visitor_cart() {
+        match carts.merge(cart, user).await {
+            Ok(()) => visitor.session.forget_visitor_cart(),
+            Err(error) => tracing::warn!(%error, "the visitor's cart could not be merged yet"),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod assets;
+mod cart;
 mod catalog;
 mod health;
 mod home;
@@ -13,6 +14,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/", read().to(home::home))
         .route("/courses", read().to(catalog::courses))
         .route("/courses/{slug}", read().to(catalog::course))
+        .route("/cart", read().to(cart::cart))
+        .route("/cart/items", web::post().to(cart::add))
+        .route("/cart/items/{course}/delete", web::post().to(cart::remove))
         .route("/register", read().to(accounts::register_form))
         .route("/register", web::post().to(accounts::register))
         .route("/login", read().to(accounts::login_form))

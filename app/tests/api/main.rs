@@ -1,6 +1,8 @@
 //! Integration tests: the real app over HTTP, against a real PostgreSQL.
 
 mod accounts;
+mod cart;
+mod cart_store;
 mod catalog;
 mod commands;
 mod errors;

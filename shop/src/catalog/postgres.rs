@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgPool};
 use super::query::{CatalogQuery, LISTED_RESULTS, PAGE_SIZE, PageNumber, Sort};
 use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
 use crate::database::StoreError;
-use crate::ids::CategoryId;
+use crate::ids::{CategoryId, CourseId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -133,6 +133,12 @@ impl Catalog {
             limit
         )
         .await?)
+    }
+
+    /// The published courses among `ids`, as cards (a cart's lines). Unpublished ones are left out.
+    pub async fn cards(&self, ids: &[CourseId]) -> Result<Vec<CourseCard>, StoreError> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        Ok(course_cards!(&self.pool, [" WHERE c.published AND c.id = ANY($1)"], &ids).await?)
     }
 
     /// A published course's page. Unpublished courses are not in the catalog (past orders keep

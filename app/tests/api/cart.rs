@@ -1,0 +1,247 @@
+//! The cart as a visitor uses it (step 0: PostgreSQL).
+
+use shop::catalog::seed;
+
+use crate::helpers::{Page, TestApp};
+
+const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// Adds the seeded course `n` to this client's cart from its page.
+    pub async fn add_to_cart(&self, n: u32) -> Page {
+        let slug = seed::course(n).slug;
+        let token = self.get(&format!("/courses/{slug}")).await.csrf_token();
+        self.post_form("/cart/items", &[("csrf_token", &token), ("course", &slug)])
+            .await
+    }
+
+    pub async fn cart_slugs(&self) -> Vec<String> {
+        let page = self.get("/cart").await;
+        assert_eq!(page.status, 200);
+        page.body
+            .split(r#"<li class="cart__line">"#)
+            .skip(1)
+            .filter_map(|line| line.split(r#"<a href="/courses/"#).nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_adds_courses_and_sees_them_priced_from_the_catalog() {
+    let app = TestApp::seeded().await;
+    let added = app.add_to_cart(3).await;
+    assert_eq!(added.status, 303);
+    assert_eq!(
+        added.header("location"),
+        format!("/courses/{}", seed::course(3).slug)
+    );
+    let back = app.get(added.header("location")).await;
+    assert!(back.body.contains("Added to your cart."));
+    assert!(
+        back.body.contains(r#"aria-label="1 in your cart""#),
+        "the badge counts"
+    );
+    assert!(
+        !app.get("/").await.body.contains("Added to your cart."),
+        "a message shows once"
+    );
+
+    app.add_to_cart(4).await;
+    assert_eq!(
+        app.cart_slugs().await,
+        vec![seed::course(3).slug, seed::course(4).slug]
+    );
+    let total = seed::course(3).price_cents + seed::course(4).price_cents;
+    let total = shop::money::Money::from_cents(total)
+        .expect("money")
+        .to_string();
+    assert!(
+        app.get("/cart").await.body.contains(&total),
+        "total {total}"
+    );
+}
+
+#[tokio::test]
+async fn a_course_is_in_a_cart_once() {
+    let app = TestApp::seeded().await;
+    app.add_to_cart(3).await;
+    let again = app.add_to_cart(3).await;
+    assert!(
+        app.get(again.header("location"))
+            .await
+            .body
+            .contains("already in your cart")
+    );
+    assert_eq!(app.cart_slugs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_line_can_be_removed() {
+    let app = TestApp::seeded().await;
+    app.add_to_cart(3).await;
+    app.add_to_cart(4).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+        .bind(seed::course(3).slug)
+        .fetch_one(&app.pool)
+        .await
+        .expect("id");
+    let token = app.get("/cart").await.csrf_token();
+    let removed = app
+        .post_form(
+            &format!("/cart/items/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    assert_eq!(app.cart_slugs().await, vec![seed::course(4).slug]);
+    let bad = app
+        .post_form("/cart/items/not-a-number/delete", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(bad.status, 404);
+}
+
+#[tokio::test]
+async fn a_price_sent_with_the_form_changes_nothing() {
+    let app = TestApp::seeded().await;
+    let course = seed::course(3);
+    let token = app
+        .get(&format!("/courses/{}", course.slug))
+        .await
+        .csrf_token();
+    app.post_form(
+        "/cart/items",
+        &[
+            ("csrf_token", &token),
+            ("course", &course.slug),
+            ("price", "1"),
+            ("price_cents", "1"),
+        ],
+    )
+    .await;
+    let seen: i64 = sqlx::query_scalar("SELECT price_cents_seen FROM cart_items")
+        .fetch_one(&app.pool)
+        .await
+        .expect("line");
+    assert_eq!(seen, course.price_cents);
+}
+
+#[tokio::test]
+async fn a_catalog_price_change_shows_in_the_cart() {
+    let app = TestApp::seeded().await;
+    app.add_to_cart(3).await;
+    sqlx::query("UPDATE courses SET price_cents = 123456 WHERE slug = $1")
+        .bind(seed::course(3).slug)
+        .execute(&app.pool)
+        .await
+        .expect("reprice");
+    let page = app.get("/cart").await;
+    assert!(
+        page.body.contains("$1,234.56"),
+        "priced from the catalog now"
+    );
+    assert!(page.body.contains("The price changed since you added it"));
+}
+
+#[tokio::test]
+async fn unpublished_courses_cannot_be_added_and_leave_the_total() {
+    let app = TestApp::seeded().await;
+    app.add_to_cart(3).await;
+    sqlx::query("UPDATE courses SET published = false WHERE slug = ANY($1)")
+        .bind(vec![seed::course(3).slug, seed::course(4).slug])
+        .execute(&app.pool)
+        .await
+        .expect("unpublish");
+    let page = app.get("/cart").await;
+    assert!(
+        page.body
+            .contains("1 course in your cart is no longer for sale")
+    );
+    assert!(page.body.contains("$0.00"));
+    let token = app.get("/login").await.csrf_token();
+    let refused = app
+        .post_form(
+            "/cart/items",
+            &[("csrf_token", &token), ("course", &seed::course(4).slug)],
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+}
+
+#[tokio::test]
+async fn an_owned_course_is_refused_with_a_message() {
+    let app = TestApp::seeded().await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    sqlx::raw_sql(
+        "WITH u AS (SELECT id FROM users WHERE email = 'ada@example.com'),
+              o AS (INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
+                    SELECT 1, id, 'enrolled', 0, 'USD', gen_random_uuid() FROM u RETURNING user_id, id)
+         INSERT INTO enrollments (user_id, course_id, order_id)
+         SELECT o.user_id, c.id, o.id FROM o, courses c WHERE c.id = (SELECT min(id) FROM courses)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("enroll");
+    let slug: String =
+        sqlx::query_scalar("SELECT slug FROM courses WHERE id = (SELECT min(id) FROM courses)")
+            .fetch_one(&app.pool)
+            .await
+            .expect("slug");
+    let token = app.get(&format!("/courses/{slug}")).await.csrf_token();
+    let added = app
+        .post_form("/cart/items", &[("csrf_token", &token), ("course", &slug)])
+        .await;
+    assert_eq!(added.status, 303, "a message, not an error page");
+    assert!(
+        app.get(added.header("location"))
+            .await
+            .body
+            .contains("You already own this course")
+    );
+    assert!(app.cart_slugs().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_anonymous_cart_survives_login_without_duplicates() {
+    let app = TestApp::seeded().await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    app.add_to_cart(3).await;
+    app.log_out().await;
+    assert!(
+        app.cart_slugs().await.is_empty(),
+        "signed out: the account's cart is not shown"
+    );
+
+    app.add_to_cart(3).await;
+    app.add_to_cart(5).await;
+    assert_eq!(app.log_in("ada@example.com", PASSWORD).await.status, 303);
+    let mut slugs = app.cart_slugs().await;
+    slugs.sort();
+    let mut expected = vec![seed::course(3).slug, seed::course(5).slug];
+    expected.sort();
+    assert_eq!(slugs, expected);
+    let anonymous_carts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM carts WHERE user_id IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(
+        anonymous_carts, 0,
+        "the visitor's cart was merged and removed"
+    );
+}
+
+#[tokio::test]
+async fn cart_changes_need_the_sessions_token() {
+    let app = TestApp::seeded().await;
+    let refused = app
+        .post_form("/cart/items", &[("course", &seed::course(3).slug)])
+        .await;
+    assert_eq!(refused.status, 403);
+    let browsing_only: i64 = sqlx::query_scalar("SELECT count(*) FROM carts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(browsing_only, 0, "browsing alone creates no cart");
+}

@@ -26,6 +26,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A page for signed-in people: the visitor is sent to log in and brought back to the path.
+    #[error("sign in to see {0}")]
+    SignInRequired(String),
     #[error("the shop's database is unreachable")]
     Unavailable(#[source] StoreError),
     /// The cart's store is down; browsing goes on.
@@ -45,16 +48,24 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Unavailable(_) | AppError::CartUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
+        if let AppError::SignInRequired(path) = self {
+            let next: String = url_encode(path);
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/login?next={next}")))
+                .finish();
+        }
         let explanation = match self {
             AppError::NotFound(message)
             | AppError::BadRequest(message)
             | AppError::Forbidden(message) => message.clone(),
+            AppError::SignInRequired(_) => String::new(),
             AppError::Unavailable(error) => {
                 tracing::warn!(error = %error, cause = ?std::error::Error::source(error), "store unavailable");
                 "Part of the shop is unreachable right now. Please try again in a moment."
@@ -134,6 +145,19 @@ impl From<CatalogQueryError> for AppError {
             error.parameter, error.problem
         ))
     }
+}
+
+/// Percent-encodes a path for a query value.
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[derive(Template)]

@@ -18,6 +18,7 @@ use shop::cart::{CartService, CartStore, PostgresCartStore};
 use shop::catalog::Catalog;
 use shop::database;
 use shop::enrollment::Enrollments;
+use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
 use shop::settings::Settings;
 use shop::topology::CartStoreKind;
 
@@ -50,11 +51,19 @@ impl Application {
                 Arc::new(PostgresCartStore::new(pool.clone()))
             }
         };
-        let carts = Data::new(CartService::new(
+        let carts = CartService::new(
             cart_store,
             Catalog::new(pool.clone()),
             Enrollments::new(pool.clone()),
+        );
+        let checkout = Data::new(Checkout::new(
+            pool.clone(),
+            carts.clone(),
+            Arc::new(SimulatedPaymentGateway),
         ));
+        let carts = Data::new(carts);
+        let orders = Data::new(Orders::new(pool.clone()));
+        let enrollments = Data::new(Enrollments::new(pool.clone()));
         let session_key = session_key(settings);
         let cookie_secure = settings.sessions.cookie_secure;
         let pool = Data::new(pool);
@@ -81,6 +90,9 @@ impl Application {
                 .app_data(catalog.clone())
                 .app_data(accounts.clone())
                 .app_data(carts.clone())
+                .app_data(checkout.clone())
+                .app_data(orders.clone())
+                .app_data(enrollments.clone())
                 .app_data(pool.clone())
                 .app_data(info.clone())
                 .configure(routes::configure)

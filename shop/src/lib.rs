@@ -8,5 +8,6 @@ pub mod database;
 pub mod enrollment;
 pub mod ids;
 pub mod money;
+pub mod orders;
 pub mod settings;
 pub mod topology;

@@ -6,6 +6,7 @@ mod cart;
 mod catalog;
 mod health;
 mod home;
+mod orders;
 
 use actix_web::{Route, guard, web};
 
@@ -17,6 +18,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/cart", read().to(cart::cart))
         .route("/cart/items", web::post().to(cart::add))
         .route("/cart/items/{course}/delete", web::post().to(cart::remove))
+        .route("/checkout", read().to(orders::checkout_form))
+        .route("/checkout", web::post().to(orders::checkout))
+        .route("/orders", read().to(orders::history))
+        .route("/orders/{id}", read().to(orders::order))
+        .route("/my/courses", read().to(orders::my_courses))
         .route("/register", read().to(accounts::register_form))
         .route("/register", web::post().to(accounts::register))
         .route("/login", read().to(accounts::login_form))

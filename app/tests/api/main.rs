@@ -4,6 +4,7 @@ mod accounts;
 mod cart;
 mod cart_store;
 mod catalog;
+mod checkout;
 mod commands;
 mod errors;
 mod helpers;

@@ -33,3 +33,32 @@ impl Enrollments {
         .await?)
     }
 }
+
+/// A course a student is enrolled in (My courses).
+#[derive(Debug, Clone)]
+pub struct EnrolledCourse {
+    pub title: String,
+    pub instructor_name: String,
+    /// Where the course page is, while the course is published.
+    pub slug: Option<crate::catalog::CourseSlug>,
+    pub enrolled_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Enrollments {
+    /// The student's courses, most recent enrollment first.
+    pub async fn courses(&self, user: UserId) -> Result<Vec<EnrolledCourse>, StoreError> {
+        Ok(sqlx::query_as!(
+            EnrolledCourse,
+            r#"SELECT c.title, u.display_name AS instructor_name,
+                      CASE WHEN c.published THEN c.slug END AS "slug: _", e.enrolled_at
+               FROM enrollments e
+               JOIN courses c ON c.id = e.course_id
+               JOIN users u ON u.id = c.instructor_id
+               WHERE e.user_id = $1
+               ORDER BY e.enrolled_at DESC, c.title"#,
+            user.0
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,181 @@
+//! Checkout, order history, one order, and My courses.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use shop::accounts::User;
+use shop::cart::{CartOwner, CartService, CartView};
+use shop::enrollment::{EnrolledCourse, Enrollments};
+use shop::ids::OrderId;
+use shop::orders::payment::PaymentError;
+use shop::orders::{
+    CardNumber, Checkout, CheckoutError, Order, OrderSummary, Orders, SimulatedPaymentGateway,
+};
+
+use crate::csrf::Checked;
+use crate::error::AppError;
+use crate::layout::{Layout, Visitor, render, see_other};
+
+/// The signed-in user, or a trip to the login page that comes back to `path`.
+fn signed_in<'a>(visitor: &'a Visitor, path: &str) -> Result<&'a User, AppError> {
+    visitor
+        .user
+        .as_ref()
+        .ok_or_else(|| AppError::SignInRequired(path.to_string()))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/checkout.html")]
+pub struct CheckoutPage {
+    layout: Layout,
+    cart: CartView,
+    idempotency_key: Uuid,
+    error: Option<String>,
+    card_error: Option<String>,
+    test_card: &'static str,
+    declined_card: &'static str,
+}
+
+impl CheckoutPage {
+    fn new(visitor: &Visitor, cart: CartView, key: Uuid) -> CheckoutPage {
+        CheckoutPage {
+            layout: visitor.layout("Checkout"),
+            cart,
+            idempotency_key: key,
+            error: None,
+            card_error: None,
+            test_card: SimulatedPaymentGateway::APPROVED_CARD,
+            declined_card: SimulatedPaymentGateway::DECLINED_CARD,
+        }
+    }
+}
+
+/// `GET /checkout`: the cart priced once more, and the payment form with a fresh idempotency key.
+pub async fn checkout_form(
+    visitor: Visitor,
+    carts: Data<CartService>,
+) -> Result<CheckoutPage, AppError> {
+    let user = signed_in(&visitor, "/checkout")?;
+    let cart = carts.view(CartOwner::User(user.id), Some(user.id)).await?;
+    Ok(CheckoutPage::new(&visitor, cart, Uuid::new_v4()))
+}
+
+#[derive(Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    card_number: String,
+}
+
+/// `POST /checkout`: place the order, then show it (post/redirect/get).
+pub async fn checkout(
+    visitor: Visitor,
+    carts: Data<CartService>,
+    checkout: Data<Checkout>,
+    Checked(form): Checked<CheckoutForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = signed_in(&visitor, "/checkout")?;
+    let key = Uuid::parse_str(form.idempotency_key.trim()).map_err(|_| {
+        AppError::BadRequest("The checkout form is incomplete: reload the page.".to_string())
+    })?;
+    let again = |error: Option<&str>, card_error: Option<String>| Retry {
+        error: error.map(str::to_string),
+        card_error,
+        key,
+    };
+    let retry = match CardNumber::parse(&form.card_number) {
+        Err(error) => again(None, Some(error.to_string())),
+        Ok(card) => match checkout.place_order(user.id, key, &card).await {
+            Ok(order) => return Ok(see_other(&format!("/orders/{}", order.id.readable()))),
+            Err(CheckoutError::EmptyCart) => again(Some("Your cart has nothing to buy."), None),
+            Err(CheckoutError::Payment(PaymentError::Declined)) => again(
+                Some("Your card was declined. Nothing was charged and your cart is as it was."),
+                None,
+            ),
+            Err(CheckoutError::Payment(PaymentError::Unavailable)) => again(
+                Some("Payments cannot be taken right now. Nothing was charged; please try again."),
+                None,
+            ),
+            Err(CheckoutError::Cart(error)) => return Err(error.into()),
+            Err(CheckoutError::Store(error)) => return Err(error.into()),
+        },
+    };
+    // the form again, with its message and the same key (so a retry is still one order)
+    let cart = carts.view(CartOwner::User(user.id), Some(user.id)).await?;
+    let mut page = CheckoutPage::new(&visitor, cart, retry.key);
+    page.error = retry.error;
+    page.card_error = retry.card_error;
+    render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// Why the checkout form is shown again.
+struct Retry {
+    error: Option<String>,
+    card_error: Option<String>,
+    key: Uuid,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/history.html")]
+pub struct HistoryPage {
+    layout: Layout,
+    orders: Vec<OrderSummary>,
+}
+
+/// `GET /orders`
+pub async fn history(visitor: Visitor, orders: Data<Orders>) -> Result<HistoryPage, AppError> {
+    let user = signed_in(&visitor, "/orders")?;
+    Ok(HistoryPage {
+        orders: orders.history(user.id).await?,
+        layout: visitor.layout("Your orders"),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/order.html")]
+pub struct OrderPage {
+    layout: Layout,
+    order: Order,
+}
+
+/// `GET /orders/{id}`: someone else's order is a 404, like one that does not exist.
+pub async fn order(
+    visitor: Visitor,
+    orders: Data<Orders>,
+    id: Path<String>,
+) -> Result<OrderPage, AppError> {
+    let user = signed_in(&visitor, &format!("/orders/{id}"))?;
+    let not_found =
+        || AppError::NotFound("There is no order with that number in your account.".to_string());
+    let id = OrderId::parse_readable(&id).ok_or_else(not_found)?;
+    let order = orders.order(user.id, id).await?.ok_or_else(not_found)?;
+    Ok(OrderPage {
+        layout: visitor.layout(format!("Order {}", order.id)),
+        order,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/my_courses.html")]
+pub struct MyCoursesPage {
+    layout: Layout,
+    courses: Vec<EnrolledCourse>,
+}
+
+/// `GET /my/courses`
+pub async fn my_courses(
+    visitor: Visitor,
+    enrollments: Data<Enrollments>,
+) -> Result<MyCoursesPage, AppError> {
+    let user = signed_in(&visitor, "/my/courses")?;
+    Ok(MyCoursesPage {
+        courses: enrollments.courses(user.id).await?,
+        layout: visitor.layout("My courses"),
+    })
+}

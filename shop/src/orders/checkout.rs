@@ -1,0 +1,160 @@
+//! Placing an order (DESIGN §5), synchronous mode: payment, order, items and enrollments at once.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::payment::{CardNumber, PaymentError, PaymentGateway};
+use crate::cart::{CartOwner, CartService, CartServiceError};
+use crate::database::StoreError;
+use crate::ids::{OrderId, UserId};
+use crate::money::CURRENCY;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("the cart has nothing to buy")]
+    EmptyCart,
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Cart(#[from] CartServiceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CheckoutError {
+    fn from(error: sqlx::Error) -> CheckoutError {
+        CheckoutError::Store(error.into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedOrder {
+    pub id: OrderId,
+    /// The same checkout was submitted before: this is the order it made then.
+    pub replayed: bool,
+}
+
+#[derive(Clone)]
+pub struct Checkout {
+    pool: PgPool,
+    carts: CartService,
+    gateway: Arc<dyn PaymentGateway>,
+}
+
+impl Checkout {
+    pub fn new(pool: PgPool, carts: CartService, gateway: Arc<dyn PaymentGateway>) -> Checkout {
+        Checkout {
+            pool,
+            carts,
+            gateway,
+        }
+    }
+
+    /// Turns the user's cart into a paid order. `key` comes from the checkout form: submitting the
+    /// same form twice (a double click, a replayed POST) gives the first order back, paid once.
+    #[tracing::instrument(name = "place order", skip_all, fields(user = %user))]
+    pub async fn place_order(
+        &self,
+        user: UserId,
+        key: Uuid,
+        card: &CardNumber,
+    ) -> Result<PlacedOrder, CheckoutError> {
+        if let Some(id) = self.order_for_key(&self.pool, user, key).await? {
+            return Ok(PlacedOrder { id, replayed: true });
+        }
+        let mut tx = self.pool.begin().await?;
+        // Two submits of one form wait for each other here, so only one of them pays; the cart is
+        // read after the lock, or the second would find it already emptied by the first.
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            format!("checkout:{user}:{key}")
+        )
+        .execute(&mut *tx)
+        .await?;
+        if let Some(id) = self.order_for_key(&mut *tx, user, key).await? {
+            return Ok(PlacedOrder { id, replayed: true });
+        }
+        // every price from the catalog, now; courses the student owns by now are dropped
+        let cart = self.carts.view(CartOwner::User(user), Some(user)).await?;
+        if cart.lines.is_empty() {
+            return Err(CheckoutError::EmptyCart);
+        }
+        let total = cart.total();
+        // The simulated gateway answers at once. A real one is slow and should be called before the
+        // transaction, relying on its idempotency key instead of this lock.
+        self.gateway.charge(total, card, key).await?;
+
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
+               VALUES (next_order_id($1), $1, 'enrolled', $2, $3, $4)
+               RETURNING id AS "id: OrderId""#,
+            user.0,
+            total.cents(),
+            CURRENCY,
+            key
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let courses: Vec<i64> = cart.lines.iter().map(|line| line.course.id.0).collect();
+        let titles: Vec<String> = cart
+            .lines
+            .iter()
+            .map(|line| line.course.title.clone())
+            .collect();
+        let prices: Vec<i64> = cart
+            .lines
+            .iter()
+            .map(|line| line.course.price.cents())
+            .collect();
+        sqlx::query!(
+            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
+             SELECT $1, $2, * FROM UNNEST($3::bigint[], $4::text[], $5::bigint[])",
+            user.0,
+            id.0,
+            &courses,
+            &titles,
+            &prices
+        )
+        .execute(&mut *tx)
+        .await?;
+        // synchronous enrollment (steps 0-3): in the order's own transaction
+        sqlx::query!(
+            "INSERT INTO enrollments (user_id, course_id, order_id)
+             SELECT $1, course, $2 FROM UNNEST($3::bigint[]) AS course
+             ON CONFLICT (user_id, course_id) DO NOTHING",
+            user.0,
+            id.0,
+            &courses
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(order = %id, %total, "order placed");
+
+        // the order stands whatever happens to the cart now
+        if let Err(error) = self.carts.clear(CartOwner::User(user)).await {
+            tracing::warn!(%error, order = %id, "the cart could not be emptied after checkout");
+        }
+        Ok(PlacedOrder {
+            id,
+            replayed: false,
+        })
+    }
+
+    async fn order_for_key(
+        &self,
+        executor: impl sqlx::PgExecutor<'_>,
+        user: UserId,
+        key: Uuid,
+    ) -> Result<Option<OrderId>, sqlx::Error> {
+        sqlx::query_scalar!(
+            r#"SELECT id AS "id: OrderId" FROM orders WHERE user_id = $1 AND idempotency_key = $2"#,
+            user.0,
+            key
+        )
+        .fetch_optional(executor)
+        .await
+    }
+}

@@ -1,0 +1,9 @@
+//! Orders: checkout turns a cart into a paid order (and, at steps 0-3, its enrollments).
+
+mod checkout;
+pub mod payment;
+mod postgres;
+
+pub use checkout::{Checkout, CheckoutError, PlacedOrder};
+pub use payment::{CardNumber, CardNumberError, PaymentGateway, SimulatedPaymentGateway};
+pub use postgres::{Order, OrderItem, OrderStatus, OrderSummary, Orders};

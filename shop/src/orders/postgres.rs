@@ -1,0 +1,114 @@
+//! Reading orders back: a student's history and one order.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::catalog::CourseSlug;
+use crate::database::StoreError;
+use crate::ids::{CourseId, OrderId, UserId};
+use crate::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum OrderStatus {
+    /// Paid; enrollment still to come (step 4).
+    Paid,
+    Enrolled,
+}
+
+impl OrderStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "Paid, enrollment pending",
+            OrderStatus::Enrolled => "Enrolled",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub status: OrderStatus,
+    pub total: Money,
+    pub created_at: DateTime<Utc>,
+    pub items: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderItem {
+    pub course: CourseId,
+    /// Title and price as they were at purchase.
+    pub title: String,
+    pub price: Money,
+    /// Where the course is now, if it is still published.
+    pub slug: Option<CourseSlug>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: OrderId,
+    pub status: OrderStatus,
+    pub total: Money,
+    pub created_at: DateTime<Utc>,
+    pub items: Vec<OrderItem>,
+}
+
+#[derive(Clone)]
+pub struct Orders {
+    pool: PgPool,
+}
+
+impl Orders {
+    pub fn new(pool: PgPool) -> Orders {
+        Orders { pool }
+    }
+
+    /// The user's orders, newest first.
+    pub async fn history(&self, user: UserId) -> Result<Vec<OrderSummary>, StoreError> {
+        Ok(sqlx::query_as!(
+            OrderSummary,
+            r#"SELECT o.id AS "id: _", o.status AS "status: _", o.total_cents AS "total: _", o.created_at,
+                      (SELECT count(*) FROM order_items i WHERE i.user_id = o.user_id AND i.order_id = o.id)
+                          AS "items!"
+               FROM orders o WHERE o.user_id = $1
+               ORDER BY o.created_at DESC, o.id DESC"#,
+            user.0
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One of the user's orders. Someone else's order is `None`, exactly like a missing one.
+    pub async fn order(&self, user: UserId, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let Some(head) = sqlx::query!(
+            r#"SELECT status AS "status: OrderStatus", total_cents AS "total: Money", created_at
+               FROM orders WHERE user_id = $1 AND id = $2"#,
+            user.0,
+            id.0
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let items = sqlx::query_as!(
+            OrderItem,
+            r#"SELECT i.course_id AS "course: _", i.title, i.price_cents AS "price: _",
+                      CASE WHEN c.published THEN c.slug END AS "slug: _"
+               FROM order_items i JOIN courses c ON c.id = i.course_id
+               WHERE i.user_id = $1 AND i.order_id = $2
+               ORDER BY i.title"#,
+            user.0,
+            id.0
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(Order {
+            id,
+            status: head.status,
+            total: head.total,
+            created_at: head.created_at,
+            items,
+        }))
+    }
+}

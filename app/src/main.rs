@@ -104,6 +104,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let report = seed::seed_catalog(&pool, courses)
                 .await
                 .context("seeding the catalog failed (has `courseshop migrate` run?)")?;
+            let demo = seed::seed_demo_accounts(&pool)
+                .await
+                .context("seeding the demo accounts failed")?;
+            tracing::info!(
+                demo_passwords_set = demo.passwords_set,
+                demo_orders_added = demo.orders_added,
+                "demo accounts ready: {} and {} (password {})",
+                seed::DEMO_STUDENT,
+                seed::DEMO_INSTRUCTOR,
+                seed::DEMO_PASSWORD
+            );
             tracing::info!(
                 categories_added = report.categories_added,
                 instructors_added = report.instructors_added,

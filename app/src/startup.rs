@@ -15,7 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use shop::accounts::Accounts;
 use shop::cart::{CartService, CartStore, PostgresCartStore};
-use shop::catalog::Catalog;
+use shop::catalog::{Catalog, Teaching};
 use shop::database;
 use shop::enrollment::Enrollments;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
@@ -63,6 +63,7 @@ impl Application {
         ));
         let carts = Data::new(carts);
         let orders = Data::new(Orders::new(pool.clone()));
+        let teaching = Data::new(Teaching::new(pool.clone()));
         let enrollments = Data::new(Enrollments::new(pool.clone()));
         let session_key = session_key(settings);
         let cookie_secure = settings.sessions.cookie_secure;
@@ -92,6 +93,7 @@ impl Application {
                 .app_data(carts.clone())
                 .app_data(checkout.clone())
                 .app_data(orders.clone())
+                .app_data(teaching.clone())
                 .app_data(enrollments.clone())
                 .app_data(pool.clone())
                 .app_data(info.clone())

@@ -7,6 +7,7 @@ mod catalog;
 mod health;
 mod home;
 mod orders;
+mod teach;
 
 use actix_web::{Route, guard, web};
 
@@ -23,6 +24,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/orders", read().to(orders::history))
         .route("/orders/{id}", read().to(orders::order))
         .route("/my/courses", read().to(orders::my_courses))
+        .route("/teach/courses", read().to(teach::courses))
+        .route("/teach/courses", web::post().to(teach::create))
+        .route("/teach/courses/new", read().to(teach::new_course))
+        .route("/teach/courses/{slug}/edit", read().to(teach::edit))
+        .route("/teach/courses/{slug}", web::post().to(teach::update))
+        .route(
+            "/teach/courses/{slug}/{action}",
+            web::post().to(teach::publish),
+        )
         .route("/register", read().to(accounts::register_form))
         .route("/register", web::post().to(accounts::register))
         .route("/login", read().to(accounts::login_form))

@@ -116,6 +116,7 @@ async fn seeded_template() -> String {
     }
     TEST_CATALOG_COURSES.hash(&mut hasher);
     seed::course(1).title.hash(&mut hasher);
+    seed::instructor(0).hash(&mut hasher);
     let name = format!("courseshop_template_{:016x}", hasher.finish());
 
     let mut admin = PgConnection::connect(&admin_url())

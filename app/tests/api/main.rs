@@ -10,3 +10,4 @@ mod errors;
 mod helpers;
 mod operations;
 mod seed;
+mod teach;

@@ -8,6 +8,7 @@ pub mod query;
 pub mod seed;
 mod seed_data;
 mod slug;
+pub mod teaching;
 
 pub use category::Category;
 pub use course::{Course, CourseCard, Duration};
@@ -18,3 +19,4 @@ pub use query::{
     RawCatalogQuery, Sort,
 };
 pub use slug::{CategorySlug, CourseSlug, SlugError, slugify};
+pub use teaching::{CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching};

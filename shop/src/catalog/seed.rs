@@ -73,8 +73,20 @@ pub fn instructor_count() -> usize {
     FIRST_NAMES.len() * 3
 }
 
+/// The demo accounts' password (README: "Demo accounts"). Set only while an account has none.
+pub const DEMO_PASSWORD: &str = "courseshop-demo";
+/// The demo instructor: seeded instructor 0, who owns every 48th course.
+pub const DEMO_INSTRUCTOR: &str = "instructor@courseshop.example";
+/// The demo student, with two past orders.
+pub const DEMO_STUDENT: &str = "student@courseshop.example";
+/// The seeded courses the demo student has bought, by order.
+pub const DEMO_ORDERS: [&[u32]; 2] = [&[2, 5], &[11]];
+
 /// The seeded instructor `i`: (email, display name). Emails use the reserved `.example` domain.
 pub fn instructor(i: usize) -> (String, String) {
+    if i == 0 {
+        return (DEMO_INSTRUCTOR.to_string(), "Grace Hopper".to_string());
+    }
     let first = FIRST_NAMES[i % FIRST_NAMES.len()];
     let last = LAST_NAMES[(i * 7 + i / FIRST_NAMES.len()) % LAST_NAMES.len()];
     let email = format!(
@@ -213,6 +225,78 @@ pub async fn seed_catalog(pool: &PgPool, courses: u32) -> Result<SeedReport, Sto
     report.courses_total = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM courses"#)
         .fetch_one(pool)
         .await?;
+    Ok(report)
+}
+
+/// What `seed_demo_accounts` changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DemoReport {
+    pub passwords_set: u64,
+    pub orders_added: u64,
+}
+
+/// The demo accounts for people teaching from the shop: the instructor (seeded instructor 0) and a
+/// student who bought a few courses. Idempotent; a password already set is never replaced. Needs
+/// the catalog (`seed_catalog`) with at least the courses in `DEMO_ORDERS`.
+pub async fn seed_demo_accounts(pool: &PgPool) -> Result<DemoReport, StoreError> {
+    let mut report = DemoReport::default();
+    let password = crate::accounts::Password::parse(DEMO_PASSWORD)
+        .map_err(|error| StoreError::Corrupt(format!("demo password: {error}")))?;
+    let hash = crate::accounts::password::hash(password)
+        .await
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "INSERT INTO users (email, display_name, role) VALUES ($1, 'Sam Student', 'student')
+         ON CONFLICT (email) DO NOTHING",
+        DEMO_STUDENT
+    )
+    .execute(&mut *tx)
+    .await?;
+    report.passwords_set = sqlx::query!(
+        "UPDATE users SET password_hash = $2 WHERE email = ANY($1) AND password_hash IS NULL",
+        &[DEMO_INSTRUCTOR.to_string(), DEMO_STUDENT.to_string()],
+        hash.0
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+
+    for (index, numbers) in DEMO_ORDERS.iter().enumerate() {
+        let slugs: Vec<String> = numbers.iter().map(|n| course(*n).slug).collect();
+        // a fixed key per demo order, so seeding again finds the order instead of adding one
+        let key = uuid::Uuid::from_u128(0xDE30_0000_0000_4000_8000_0000_0000_0000 + index as u128);
+        let added = sqlx::query!(
+            r#"WITH student AS (SELECT id FROM users WHERE email = $1),
+                    bought AS (SELECT id, title, price_cents FROM courses WHERE slug = ANY($2)),
+                    placed AS (
+                        INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, created_at)
+                        SELECT next_order_id(student.id), student.id, 'enrolled',
+                               (SELECT coalesce(sum(price_cents), 0) FROM bought), $3, $4,
+                               now() - make_interval(days => $5)
+                        FROM student
+                        WHERE EXISTS (SELECT 1 FROM bought)
+                        ON CONFLICT (user_id, idempotency_key) DO NOTHING
+                        RETURNING id, user_id),
+                    items AS (
+                        INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
+                        SELECT placed.user_id, placed.id, bought.id, bought.title, bought.price_cents
+                        FROM placed, bought)
+               INSERT INTO enrollments (user_id, course_id, order_id)
+               SELECT placed.user_id, bought.id, placed.id FROM placed, bought
+               ON CONFLICT (user_id, course_id) DO NOTHING"#,
+            DEMO_STUDENT,
+            &slugs,
+            crate::money::CURRENCY,
+            key,
+            (30 - 10 * index) as i32
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        report.orders_added += u64::from(added > 0);
+    }
+    tx.commit().await?;
     Ok(report)
 }
 

@@ -1,0 +1,393 @@
+//! Instructors' side of the catalog: their own courses, created, edited, published, unpublished.
+//! Every query names the instructor, so another instructor's course is simply not found.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{CategorySlug, CourseSlug, Level, slugify};
+use crate::database::StoreError;
+use crate::ids::UserId;
+use crate::money::Money;
+
+/// The course form as submitted: every field text, parsed by `CourseDraft::parse`.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct CourseForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub level: String,
+    #[serde(default)]
+    pub duration_minutes: String,
+    #[serde(default)]
+    pub price: String,
+}
+
+/// A course's editable content, every field valid.
+#[derive(Debug, Clone)]
+pub struct CourseDraft {
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub category: CategorySlug,
+    pub level: Level,
+    pub duration_minutes: i32,
+    pub price: Money,
+}
+
+/// What is wrong with a course form, field by field (shown beside each field).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CourseFormErrors {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub level: Option<String>,
+    pub duration_minutes: Option<String>,
+    pub price: Option<String>,
+}
+
+impl CourseFormErrors {
+    pub fn is_empty(&self) -> bool {
+        *self == CourseFormErrors::default()
+    }
+}
+
+/// The most a course may cost: a guard against a slipped decimal point.
+const MAX_PRICE_CENTS: i64 = 1_000_000;
+
+fn text(input: &str, min: usize, max: usize, what: &str) -> Result<String, String> {
+    let value = input.trim().replace("\r\n", "\n");
+    let length = value.chars().count();
+    if length < min {
+        Err(format!("write at least {min} characters of {what}"))
+    } else if length > max {
+        Err(format!("keep {what} to {max} characters"))
+    } else {
+        Ok(value)
+    }
+}
+
+impl CourseDraft {
+    pub fn parse(form: &CourseForm) -> Result<CourseDraft, Box<CourseFormErrors>> {
+        let title = text(&form.title, 3, 160, "title");
+        let summary = text(&form.summary, 10, 400, "summary");
+        let description = text(&form.description, 20, 20_000, "description");
+        let category =
+            CategorySlug::parse(form.category.trim()).map_err(|_| "choose a category".to_string());
+        let level = Level::parse(form.level.trim()).ok_or_else(|| "choose a level".to_string());
+        let duration = form
+            .duration_minutes
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|minutes| (1..=100_000).contains(minutes))
+            .ok_or_else(|| "enter the length in whole minutes, e.g. 90".to_string());
+        let price = Money::parse_decimal(&form.price)
+            .map_err(|error| error.to_string())
+            .and_then(|price| {
+                if price.cents() > MAX_PRICE_CENTS {
+                    Err("a course costs at most $10,000.00".to_string())
+                } else {
+                    Ok(price)
+                }
+            });
+        match (
+            title,
+            summary,
+            description,
+            category,
+            level,
+            duration,
+            price,
+        ) {
+            (
+                Ok(title),
+                Ok(summary),
+                Ok(description),
+                Ok(category),
+                Ok(level),
+                Ok(duration_minutes),
+                Ok(price),
+            ) => Ok(CourseDraft {
+                title,
+                summary,
+                description,
+                category,
+                level,
+                duration_minutes,
+                price,
+            }),
+            (title, summary, description, category, level, duration, price) => {
+                Err(Box::new(CourseFormErrors {
+                    title: title.err(),
+                    summary: summary.err(),
+                    description: description.err(),
+                    category: category.err(),
+                    level: level.err(),
+                    duration_minutes: duration.err(),
+                    price: price.err(),
+                }))
+            }
+        }
+    }
+}
+
+/// A row of the instructor's course list.
+#[derive(Debug, Clone)]
+pub struct TaughtCourse {
+    pub slug: CourseSlug,
+    pub title: String,
+    pub price: Money,
+    pub published: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeachError {
+    /// Not a course of this instructor (or no course at all): a 404 either way.
+    #[error("no such course of yours")]
+    NotFound,
+    #[error("there is no category {0}")]
+    UnknownCategory(CategorySlug),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TeachError {
+    fn from(error: sqlx::Error) -> TeachError {
+        TeachError::Store(error.into())
+    }
+}
+
+#[derive(Clone)]
+pub struct Teaching {
+    pool: PgPool,
+}
+
+impl Teaching {
+    pub fn new(pool: PgPool) -> Teaching {
+        Teaching { pool }
+    }
+
+    /// The instructor's courses, most recently changed first.
+    pub async fn courses(&self, instructor: UserId) -> Result<Vec<TaughtCourse>, StoreError> {
+        Ok(sqlx::query_as!(
+            TaughtCourse,
+            r#"SELECT slug AS "slug: _", title, price_cents AS "price: _", published, updated_at
+               FROM courses WHERE instructor_id = $1
+               ORDER BY updated_at DESC, id DESC"#,
+            instructor.0
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The course's current content as a form, for editing.
+    pub async fn form(
+        &self,
+        instructor: UserId,
+        slug: &CourseSlug,
+    ) -> Result<(CourseForm, bool), TeachError> {
+        let row = sqlx::query!(
+            r#"SELECT c.title, c.summary, c.description, cat.slug AS category, c.level,
+                      c.duration_minutes, c.price_cents AS "price: Money", c.published
+               FROM courses c JOIN categories cat ON cat.id = c.category_id
+               WHERE c.slug = $1 AND c.instructor_id = $2"#,
+            slug.as_str(),
+            instructor.0
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(TeachError::NotFound)?;
+        let price = row.price.to_string();
+        Ok((
+            CourseForm {
+                title: row.title,
+                summary: row.summary,
+                description: row.description,
+                category: row.category,
+                level: row.level,
+                duration_minutes: row.duration_minutes.to_string(),
+                price: price.trim_start_matches('$').replace(',', ""),
+            },
+            row.published,
+        ))
+    }
+
+    /// Creates an unpublished course with a slug made from its title (numbered if taken).
+    pub async fn create(
+        &self,
+        instructor: UserId,
+        draft: &CourseDraft,
+    ) -> Result<CourseSlug, TeachError> {
+        let base = match slugify(&draft.title) {
+            empty if empty.is_empty() => "course".to_string(),
+            base => base,
+        };
+        for attempt in 1..=20 {
+            let candidate = if attempt == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{attempt}")
+            };
+            let inserted = sqlx::query_scalar!(
+                r#"INSERT INTO courses (slug, title, summary, description, category_id, instructor_id, level,
+                                        duration_minutes, price_cents, published)
+                   SELECT $1, $2, $3, $4, cat.id, $5, $6, $7, $8, false
+                   FROM categories cat WHERE cat.slug = $9
+                   ON CONFLICT (slug) DO NOTHING
+                   RETURNING slug AS "slug: CourseSlug""#,
+                candidate,
+                draft.title,
+                draft.summary,
+                draft.description,
+                instructor.0,
+                draft.level.as_str(),
+                draft.duration_minutes,
+                draft.price.cents(),
+                draft.category.as_str()
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(slug) = inserted {
+                return Ok(slug);
+            }
+            if !self.category_exists(&draft.category).await? {
+                return Err(TeachError::UnknownCategory(draft.category.clone()));
+            }
+        }
+        Err(TeachError::Store(StoreError::Corrupt(format!(
+            "no free slug for {base}"
+        ))))
+    }
+
+    /// Saves new content; the slug stays, so links to the course keep working.
+    pub async fn update(
+        &self,
+        instructor: UserId,
+        slug: &CourseSlug,
+        draft: &CourseDraft,
+    ) -> Result<(), TeachError> {
+        if !self.category_exists(&draft.category).await? {
+            return Err(TeachError::UnknownCategory(draft.category.clone()));
+        }
+        let updated = sqlx::query!(
+            "UPDATE courses c SET title = $3, summary = $4, description = $5, level = $6, duration_minutes = $7,
+                    price_cents = $8, updated_at = now(),
+                    category_id = (SELECT id FROM categories WHERE slug = $9)
+             WHERE c.slug = $1 AND c.instructor_id = $2",
+            slug.as_str(),
+            instructor.0,
+            draft.title,
+            draft.summary,
+            draft.description,
+            draft.level.as_str(),
+            draft.duration_minutes,
+            draft.price.cents(),
+            draft.category.as_str()
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            Err(TeachError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Publishing puts the course in the catalog; unpublishing takes it out (past orders keep it).
+    pub async fn set_published(
+        &self,
+        instructor: UserId,
+        slug: &CourseSlug,
+        published: bool,
+    ) -> Result<(), TeachError> {
+        let updated = sqlx::query!(
+            "UPDATE courses SET published = $3, updated_at = now() WHERE slug = $1 AND instructor_id = $2",
+            slug.as_str(),
+            instructor.0,
+            published
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            Err(TeachError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn category_exists(&self, slug: &CategorySlug) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM categories WHERE slug = $1) AS "exists!""#,
+            slug.as_str()
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> CourseForm {
+        CourseForm {
+            title: "Practical Query Plans".into(),
+            summary: "Read EXPLAIN output with confidence.".into(),
+            description: "Six modules on how PostgreSQL chooses a plan, and how to help it.".into(),
+            category: "databases".into(),
+            level: "intermediate".into(),
+            duration_minutes: "240".into(),
+            price: "49.99".into(),
+        }
+    }
+
+    #[test]
+    fn a_complete_form_parses() {
+        let draft = CourseDraft::parse(&form()).expect("valid");
+        assert_eq!(draft.price.cents(), 4999);
+        assert_eq!(draft.level, Level::Intermediate);
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_message() {
+        let errors = CourseDraft::parse(&CourseForm {
+            title: "x".into(),
+            summary: "".into(),
+            description: "short".into(),
+            category: "Not a slug".into(),
+            level: "expert".into(),
+            duration_minutes: "-5".into(),
+            price: "ten dollars".into(),
+        })
+        .expect_err("invalid");
+        for field in [
+            &errors.title,
+            &errors.summary,
+            &errors.description,
+            &errors.category,
+            &errors.level,
+            &errors.duration_minutes,
+            &errors.price,
+        ] {
+            assert!(field.is_some());
+        }
+        let mut expensive = form();
+        expensive.price = "10000.01".into();
+        assert!(
+            CourseDraft::parse(&expensive)
+                .expect_err("too dear")
+                .price
+                .is_some()
+        );
+    }
+}

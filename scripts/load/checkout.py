@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Checkout load scenario (loopback only): many students at once register, add courses to the cart and
+check out through the real HTML forms, with their own cookies. Reports p50/p99 of adding to the cart
+and of checkout (POST /checkout up to its redirect). Registration (argon2id hashing) is not timed.
+
+Usage: checkout.py BASE_URL STUDENTS CONCURRENCY COURSES_PER_ORDER
+"""
+import concurrent.futures
+import http.cookiejar
+import re
+import statistics
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+BASE, STUDENTS, CONCURRENCY, PER_ORDER = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+COURSE = re.compile(r'card__title"><a href="/courses/([^"]+)"')
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Student:
+    def __init__(self):
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+
+    def request(self, path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(BASE + path, data, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+def journey(number, slugs):
+    student = Student()
+    adds, checkouts, failures = [], [], 0
+    _, page = student.request("/register")
+    status, _ = student.request("/register", {
+        "csrf_token": TOKEN.search(page).group(1), "email": f"load-{uuid.uuid4().hex}@example.com",
+        "display_name": f"Load student {number}", "password": "load-test-password"})
+    if status != 303:
+        return adds, checkouts, 1
+    for k in range(PER_ORDER):
+        slug = slugs[(number * PER_ORDER + k) % len(slugs)]
+        _, page = student.request(f"/courses/{slug}")
+        started = time.perf_counter()
+        status, _ = student.request("/cart/items", {"csrf_token": TOKEN.search(page).group(1), "course": slug})
+        adds.append(time.perf_counter() - started)
+        failures += status != 303
+    _, page = student.request("/checkout")
+    started = time.perf_counter()
+    status, _ = student.request("/checkout", {
+        "csrf_token": TOKEN.search(page).group(1), "idempotency_key": KEY.search(page).group(1),
+        "card_number": "4242 4242 4242 4242"})
+    checkouts.append(time.perf_counter() - started)
+    failures += status != 303
+    return adds, checkouts, failures
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def main():
+    slugs = []
+    for page in range(1, 6):
+        _, body = Student().request(f"/courses?page={page}")
+        slugs += COURSE.findall(body)
+    if not slugs:
+        sys.exit("no courses found at " + BASE)
+    started = time.perf_counter()
+    adds, checkouts, failures = [], [], 0
+    with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
+        for a, c, f in pool.map(lambda n: journey(n, slugs), range(STUDENTS)):
+            adds += a
+            checkouts += c
+            failures += f
+    elapsed = time.perf_counter() - started
+    print(f"cart-add  requests={len(adds)} p50_ms={percentile(adds, 50):.2f} p99_ms={percentile(adds, 99):.2f}")
+    print(f"checkout  requests={len(checkouts)} p50_ms={percentile(checkouts, 50):.2f} "
+          f"p99_ms={percentile(checkouts, 99):.2f} orders_per_s={len(checkouts) / elapsed:.1f} failures={failures}")
+    sys.exit(1 if failures else 0)
+
+
+main()

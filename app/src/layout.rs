@@ -88,6 +88,13 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// The signed-in user, or a trip to the login page that comes back to `path`.
+    pub fn signed_in(&self, path: &str) -> Result<&User, AppError> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| AppError::SignInRequired(path.to_string()))
+    }
+
     pub fn layout(&self, title: impl Into<String>) -> Layout {
         let mut layout = Layout::new(&self.topology, title.into());
         layout.user_name = self.user.as_ref().map(|user| user.display_name.to_string());

@@ -8,7 +8,6 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use shop::accounts::User;
 use shop::cart::{CartOwner, CartService, CartView};
 use shop::enrollment::{EnrolledCourse, Enrollments};
 use shop::ids::OrderId;
@@ -20,14 +19,6 @@ use shop::orders::{
 use crate::csrf::Checked;
 use crate::error::AppError;
 use crate::layout::{Layout, Visitor, render, see_other};
-
-/// The signed-in user, or a trip to the login page that comes back to `path`.
-fn signed_in<'a>(visitor: &'a Visitor, path: &str) -> Result<&'a User, AppError> {
-    visitor
-        .user
-        .as_ref()
-        .ok_or_else(|| AppError::SignInRequired(path.to_string()))
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "orders/checkout.html")]
@@ -60,7 +51,7 @@ pub async fn checkout_form(
     visitor: Visitor,
     carts: Data<CartService>,
 ) -> Result<CheckoutPage, AppError> {
-    let user = signed_in(&visitor, "/checkout")?;
+    let user = visitor.signed_in("/checkout")?;
     let cart = carts.view(CartOwner::User(user.id), Some(user.id)).await?;
     Ok(CheckoutPage::new(&visitor, cart, Uuid::new_v4()))
 }
@@ -80,7 +71,7 @@ pub async fn checkout(
     checkout: Data<Checkout>,
     Checked(form): Checked<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = signed_in(&visitor, "/checkout")?;
+    let user = visitor.signed_in("/checkout")?;
     let key = Uuid::parse_str(form.idempotency_key.trim()).map_err(|_| {
         AppError::BadRequest("The checkout form is incomplete: reload the page.".to_string())
     })?;
@@ -130,7 +121,7 @@ pub struct HistoryPage {
 
 /// `GET /orders`
 pub async fn history(visitor: Visitor, orders: Data<Orders>) -> Result<HistoryPage, AppError> {
-    let user = signed_in(&visitor, "/orders")?;
+    let user = visitor.signed_in("/orders")?;
     Ok(HistoryPage {
         orders: orders.history(user.id).await?,
         layout: visitor.layout("Your orders"),
@@ -150,7 +141,7 @@ pub async fn order(
     orders: Data<Orders>,
     id: Path<String>,
 ) -> Result<OrderPage, AppError> {
-    let user = signed_in(&visitor, &format!("/orders/{id}"))?;
+    let user = visitor.signed_in(&format!("/orders/{id}"))?;
     let not_found =
         || AppError::NotFound("There is no order with that number in your account.".to_string());
     let id = OrderId::parse_readable(&id).ok_or_else(not_found)?;
@@ -173,7 +164,7 @@ pub async fn my_courses(
     visitor: Visitor,
     enrollments: Data<Enrollments>,
 ) -> Result<MyCoursesPage, AppError> {
-    let user = signed_in(&visitor, "/my/courses")?;
+    let user = visitor.signed_in("/my/courses")?;
     Ok(MyCoursesPage {
         courses: enrollments.courses(user.id).await?,
         layout: visitor.layout("My courses"),

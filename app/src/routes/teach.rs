@@ -19,10 +19,7 @@ use crate::layout::{Layout, Visitor, render, see_other};
 
 /// The signed-in instructor: visitors are sent to log in, students are told this is for instructors.
 fn instructor<'a>(visitor: &'a Visitor, path: &str) -> Result<&'a User, AppError> {
-    let user = visitor
-        .user
-        .as_ref()
-        .ok_or_else(|| AppError::SignInRequired(path.to_string()))?;
+    let user = visitor.signed_in(path)?;
     if user.is_instructor() {
         Ok(user)
     } else {

@@ -165,6 +165,15 @@ impl From<sqlx::Error> for TeachError {
     }
 }
 
+/// An UPDATE that matched no row of this instructor's: not their course.
+fn found(rows: u64) -> Result<(), TeachError> {
+    if rows == 0 {
+        Err(TeachError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct Teaching {
     pool: PgPool,
@@ -295,11 +304,7 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if updated == 0 {
-            Err(TeachError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(updated)
     }
 
     /// Publishing puts the course in the catalog; unpublishing takes it out (past orders keep it).
@@ -318,11 +323,7 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if updated == 0 {
-            Err(TeachError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(updated)
     }
 
     async fn category_exists(&self, slug: &CategorySlug) -> Result<bool, StoreError> {

@@ -156,10 +156,10 @@ async fn unpublished_courses_cannot_be_added_and_leave_the_total() {
     let page = app.get("/cart").await;
     assert!(
         page.body
-            .contains("1 course in your cart is no longer for sale")
+            .contains("A course in your cart is no longer for sale")
     );
     assert!(page.body.contains("$0.00"));
-    let token = app.get("/login").await.csrf_token();
+    let token = page.csrf_token();
     let refused = app
         .post_form(
             "/cart/items",
@@ -167,6 +167,19 @@ async fn unpublished_courses_cannot_be_added_and_leave_the_total() {
         )
         .await;
     assert_eq!(refused.status, 404);
+
+    // the line that can no longer be bought can still be removed
+    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+        .bind(seed::course(3).slug)
+        .fetch_one(&app.pool)
+        .await
+        .expect("id");
+    app.post_form(
+        &format!("/cart/items/{id}/delete"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert!(app.get("/cart").await.body.contains("Your cart is empty"));
 }
 
 #[tokio::test]

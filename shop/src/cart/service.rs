@@ -49,8 +49,8 @@ pub struct CartView {
     pub lines: Vec<PricedLine>,
     /// Lines for courses the student owns by now: checkout drops them.
     pub owned: Vec<CourseCard>,
-    /// Lines whose course was unpublished since: they cannot be bought.
-    pub unavailable: usize,
+    /// Lines whose course was unpublished since: they cannot be bought (and can be removed).
+    pub unavailable: Vec<CourseId>,
 }
 
 impl CartView {
@@ -61,7 +61,7 @@ impl CartView {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.owned.is_empty() && self.unavailable == 0
+        self.lines.is_empty() && self.owned.is_empty() && self.unavailable.is_empty()
     }
 }
 
@@ -161,7 +161,7 @@ impl CartService {
         let mut view = CartView::default();
         for line in lines {
             match cards.iter().find(|card| card.id == line.course) {
-                None => view.unavailable += 1,
+                None => view.unavailable.push(line.course),
                 Some(card) if owned.contains(&card.id) => view.owned.push(card.clone()),
                 Some(card) => view.lines.push(PricedLine {
                     course: card.clone(),

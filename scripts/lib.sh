@@ -33,3 +33,49 @@ ensure_database() {
     psql "$PG_ADMIN_URL" -qc "CREATE DATABASE \"$name\"" >&2
   fi
 }
+
+# --- The local Cosmos DB server (tools/cosmos-local) -------------------------------------------
+# The SDK needs a key even though the local server checks none: this is the Cosmos DB emulator's
+# published well-known key, not a secret.
+COSMOS_LOCAL_KEY='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Install the pinned server (npm ci, once per lockfile change) and Node.js itself when missing.
+install_cosmos_local() {
+  local dir=tools/cosmos-local
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js and npm with apt-get, for the local Cosmos DB server"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; } \
+      || die "could not install nodejs and npm (apt-get, needs root); the local Cosmos DB server runs on Node.js"
+  fi
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing the local Cosmos DB server (npm ci in $dir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) \
+      || die "npm ci failed in $dir: is the npm registry reachable?"
+  fi
+}
+
+# Start the local Cosmos DB server on 127.0.0.1:$1 (0: any free port) and wait until it listens; its log goes
+# to $2. Sets COSMOS_LOCAL_PID and COSMOS_LOCAL_ENDPOINT. Refuses a port that something else already holds.
+start_cosmos_local() {
+  local port=$1 log=$2 line
+  if [ "$port" != 0 ] && port_open "$port"; then
+    die "port $port is taken, so the local Cosmos DB server cannot start there: stop what holds it, or set COSMOS_ENDPOINT to a Cosmos DB account (and COSMOS_KEY)"
+  fi
+  install_cosmos_local
+  mkdir -p "$(dirname "$log")"
+  node tools/cosmos-local/server.js --port "$port" >"$log" 2>&1 &
+  COSMOS_LOCAL_PID=$!
+  for _ in $(seq 1 150); do
+    line=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*/' "$log" 2>/dev/null || true)
+    if [ -n "$line" ]; then
+      COSMOS_LOCAL_ENDPOINT=${line#listening on }
+      return 0
+    fi
+    kill -0 "$COSMOS_LOCAL_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$log" >&2
+  die "the local Cosmos DB server did not start (its log is above)"
+}

@@ -4,6 +4,7 @@
 //! courseshop [serve]               run the shop (the default)
 //! courseshop migrate               apply pending database migrations, then exit
 //! courseshop seed [--courses N]    load the demo catalog (idempotent), then exit
+//! courseshop services              list the services the configured step needs, one a line
 //! ```
 
 use std::process::ExitCode;
@@ -14,14 +15,15 @@ use app::startup::Application;
 use app::telemetry;
 use shop::catalog::seed;
 use shop::database;
-use shop::settings::Settings;
+use shop::settings::{Settings, SettingsError};
 
-const USAGE: &str = "usage: courseshop [serve | migrate | seed [--courses N]]";
+const USAGE: &str = "usage: courseshop [serve | migrate | seed [--courses N] | services]";
 
 enum Command {
     Serve,
     Migrate,
     Seed { courses: u32 },
+    Services,
 }
 
 fn parse_command(args: &[String]) -> Result<Command, String> {
@@ -29,6 +31,7 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         [] => Ok(Command::Serve),
         [command] if command == "serve" => Ok(Command::Serve),
         [command] if command == "migrate" => Ok(Command::Migrate),
+        [command] if command == "services" => Ok(Command::Services),
         [command] if command == "seed" => Ok(Command::Seed {
             courses: seed::DEFAULT_COURSES,
         }),
@@ -61,17 +64,19 @@ async fn main() -> ExitCode {
     };
     // a local .env is a convenience; the real environment always wins
     let _ = dotenvy::dotenv();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("courseshop: configuration error: {error}");
-            return ExitCode::from(2);
-        }
+    let outcome = match command {
+        Command::Services => services(),
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::Seed { courses } => seed_demo(courses).await,
     };
-    telemetry::init(settings.log_format);
-    match run(command, settings).await {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(Failure::Settings(error)) => {
+            eprintln!("courseshop: configuration error: {error}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(error)) => {
             tracing::error!(error = format!("{error:#}"), "courseshop failed");
             eprintln!("courseshop: {error:#}");
             ExitCode::FAILURE
@@ -79,50 +84,83 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    match command {
-        Command::Serve => {
-            let application = Application::build(&settings)
-                .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
-            tracing::info!(
-                address = %format!("http://{}:{}", settings.host, application.port()),
-                step = %settings.topology.step,
-                "courseshop is serving"
-            );
-            application.run_until_stopped().await?;
-        }
-        Command::Migrate => {
-            let pool = database::connect_lazily(&settings.database);
-            database::MIGRATOR
-                .run(&pool)
-                .await
-                .context("migrating the database failed")?;
-            tracing::info!("the database schema is up to date");
-        }
-        Command::Seed { courses } => {
-            let pool = database::connect_lazily(&settings.database);
-            let report = seed::seed_catalog(&pool, courses)
-                .await
-                .context("seeding the catalog failed (has `courseshop migrate` run?)")?;
-            let demo = seed::seed_demo_accounts(&pool)
-                .await
-                .context("seeding the demo accounts failed")?;
-            tracing::info!(
-                demo_passwords_set = demo.passwords_set,
-                demo_orders_added = demo.orders_added,
-                "demo accounts ready: {} and {} (password {})",
-                seed::DEMO_STUDENT,
-                seed::DEMO_INSTRUCTOR,
-                seed::DEMO_PASSWORD
-            );
-            tracing::info!(
-                categories_added = report.categories_added,
-                instructors_added = report.instructors_added,
-                courses_added = report.courses_added,
-                courses_total = report.courses_total,
-                "catalog seeded"
-            );
-        }
+/// A bad setting (exit 2, before anything ran) or a failure while running (exit 1).
+enum Failure {
+    Settings(SettingsError),
+    Run(anyhow::Error),
+}
+
+impl From<SettingsError> for Failure {
+    fn from(error: SettingsError) -> Failure {
+        Failure::Settings(error)
     }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Run(error)
+    }
+}
+
+/// Needs only the topology: `./scripts/run` asks before it has started those services.
+fn services() -> Result<(), Failure> {
+    let topology = Settings::topology_from_env()?;
+    println!("{}", topology.services().join("\n"));
+    Ok(())
+}
+
+async fn serve() -> Result<(), Failure> {
+    let settings = Settings::from_env()?;
+    telemetry::init(settings.log_format);
+    let application = Application::build(&settings).await?;
+    tracing::info!(
+        address = %format!("http://{}:{}", settings.host, application.port()),
+        step = %settings.topology.step,
+        "courseshop is serving"
+    );
+    application
+        .run_until_stopped()
+        .await
+        .context("the web server stopped with an error")?;
+    Ok(())
+}
+
+async fn migrate() -> Result<(), Failure> {
+    let (database, log_format) = Settings::for_database_commands()?;
+    telemetry::init(log_format);
+    let pool = database::connect_lazily(&database);
+    database::MIGRATOR
+        .run(&pool)
+        .await
+        .context("migrating the database failed")?;
+    tracing::info!("the database schema is up to date");
+    Ok(())
+}
+
+async fn seed_demo(courses: u32) -> Result<(), Failure> {
+    let (database, log_format) = Settings::for_database_commands()?;
+    telemetry::init(log_format);
+    let pool = database::connect_lazily(&database);
+    let report = seed::seed_catalog(&pool, courses)
+        .await
+        .context("seeding the catalog failed (has `courseshop migrate` run?)")?;
+    let demo = seed::seed_demo_accounts(&pool)
+        .await
+        .context("seeding the demo accounts failed")?;
+    tracing::info!(
+        demo_passwords_set = demo.passwords_set,
+        demo_orders_added = demo.orders_added,
+        "demo accounts ready: {} and {} (password {})",
+        seed::DEMO_STUDENT,
+        seed::DEMO_INSTRUCTOR,
+        seed::DEMO_PASSWORD
+    );
+    tracing::info!(
+        categories_added = report.categories_added,
+        instructors_added = report.instructors_added,
+        courses_added = report.courses_added,
+        courses_total = report.courses_total,
+        "catalog seeded"
+    );
     Ok(())
 }

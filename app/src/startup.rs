@@ -10,11 +10,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::Compress;
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
+use anyhow::Context;
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use shop::accounts::Accounts;
-use shop::cart::{CartService, CartStore, PostgresCartStore};
+use shop::cart::{CartService, CartStore, CosmosCartStore, PostgresCartStore};
 use shop::catalog::{Catalog, Teaching};
 use shop::database;
 use shop::enrollment::Enrollments;
@@ -25,6 +26,7 @@ use shop::topology::CartStoreKind;
 use crate::error::{AppError, error_pages};
 use crate::layout::ShopInfo;
 use crate::routes;
+use crate::routes::health::Probes;
 use crate::security_headers::security_headers;
 use crate::telemetry::ShopRootSpan;
 
@@ -34,23 +36,54 @@ pub struct Application {
     server: Server,
 }
 
+/// The stores the shop's topology picked, made from the settings (tests swap single ones).
+pub struct Stores {
+    pub pool: PgPool,
+    /// Set when carts live in Cosmos DB (step 2 on).
+    pub cosmos_carts: Option<CosmosCartStore>,
+}
+
+impl Stores {
+    /// Connections are made lazily: the shop starts, and browsing works, while a store is down.
+    pub fn from_settings(settings: &Settings) -> Stores {
+        Stores {
+            pool: database::connect_lazily(&settings.database),
+            cosmos_carts: settings.cosmos.clone().map(CosmosCartStore::new),
+        }
+    }
+}
+
 impl Application {
-    pub fn build(settings: &Settings) -> std::io::Result<Application> {
-        let pool = database::connect_lazily(&settings.database);
-        Application::build_with_pool(settings, pool)
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        Application::build_with(settings, Stores::from_settings(settings)).await
     }
 
-    pub fn build_with_pool(settings: &Settings, pool: PgPool) -> std::io::Result<Application> {
-        let listener = TcpListener::bind((settings.host, settings.port))?;
+    pub async fn build_with(settings: &Settings, stores: Stores) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind((settings.host, settings.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let Stores { pool, cosmos_carts } = stores;
         let catalog = Data::new(Catalog::new(pool.clone()));
         let accounts = Data::new(Accounts::new(pool.clone()));
-        // steps 0-1 keep carts in PostgreSQL (Settings refuses the Cosmos store until it is built)
-        let cart_store: Arc<dyn CartStore> = match settings.topology.cart_store {
-            CartStoreKind::Postgres | CartStoreKind::Cosmos => {
-                Arc::new(PostgresCartStore::new(pool.clone()))
+        let cart_store: Arc<dyn CartStore> = match (settings.topology.cart_store, &cosmos_carts) {
+            (CartStoreKind::Cosmos, Some(store)) => {
+                // opened now so a wrong endpoint or key shows in the log at start; the shop still
+                // starts without it, and the cart pages say the cart is unavailable until it answers
+                if let Err(error) = store.open().await {
+                    tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "Cosmos DB is not reachable yet; carts are unavailable until it is");
+                }
+                Arc::new(store.clone())
             }
+            (CartStoreKind::Cosmos, None) => {
+                anyhow::bail!(
+                    "carts are in Cosmos DB at this step, but no Cosmos DB settings were given"
+                )
+            }
+            (CartStoreKind::Postgres, _) => Arc::new(PostgresCartStore::new(pool.clone())),
         };
+        let probes = Data::new(Probes {
+            cosmos: cosmos_carts,
+        });
         let carts = CartService::new(
             cart_store,
             Catalog::new(pool.clone()),
@@ -96,6 +129,7 @@ impl Application {
                 .app_data(teaching.clone())
                 .app_data(enrollments.clone())
                 .app_data(pool.clone())
+                .app_data(probes.clone())
                 .app_data(info.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))

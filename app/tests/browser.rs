@@ -46,6 +46,25 @@ const CARD: &str = "4242 4242 4242 4242";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_student_finds_buys_and_keeps_two_courses_in_a_real_browser() {
+    let app = TestApp::seeded().await;
+    journey_in_a_real_browser(&app, "step0").await;
+}
+
+/// Tutorial step 2: the same journey with carts in Cosmos DB, and PostgreSQL's cart tables untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_works_with_carts_in_cosmos_db_in_a_real_browser() {
+    let app = TestApp::with_cosmos_carts().await;
+    journey_in_a_real_browser(&app, "step2").await;
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM carts) + (SELECT count(*) FROM cart_items)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(rows, 0, "at step 2 no cart may be kept in PostgreSQL");
+}
+
+async fn journey_in_a_real_browser(app: &TestApp, label: &str) {
     for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         assert!(
             Path::new(binary).is_file(),
@@ -54,7 +73,6 @@ async fn a_student_finds_buys_and_keeps_two_courses_in_a_real_browser() {
              {package} is the package)."
         );
     }
-    let app = TestApp::seeded().await;
     let driver = ChromeDriver::start()
         .await
         .unwrap_or_else(|error| panic!("chromedriver did not start: {error:#}"));
@@ -63,7 +81,7 @@ async fn a_student_finds_buys_and_keeps_two_courses_in_a_real_browser() {
         .await
         .unwrap_or_else(|error| panic!("Chromium did not start: {error:#}"));
 
-    let journey = Journey::new(browser.clone(), &app.address);
+    let journey = Journey::new(browser.clone(), &app.address, label);
     let outcome = match tokio::time::timeout(JOURNEY_LIMIT, journey.run()).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("the journey took longer than {JOURNEY_LIMIT:?}")),
@@ -89,14 +107,17 @@ struct Listed {
 struct Journey {
     browser: Client,
     base: String,
+    /// Names the evidence files, so two journeys never overwrite each other's.
+    label: String,
     steps: Cell<usize>,
 }
 
 impl Journey {
-    fn new(browser: Client, base: &str) -> Journey {
+    fn new(browser: Client, base: &str, label: &str) -> Journey {
         Journey {
             browser,
             base: base.to_string(),
+            label: label.to_string(),
             steps: Cell::new(0),
         }
     }
@@ -288,10 +309,11 @@ impl Journey {
             Err(error) => {
                 eprintln!("FAIL {number:02} {name} ({:.1?})", started.elapsed());
                 let evidence = self
-                    .save_evidence(&format!("{number:02}-{}", slug(name)))
+                    .save_evidence(&format!("{}-{number:02}-{}", self.label, slug(name)))
                     .await;
                 Err(format!(
-                    "browser journey failed at step {number} \"{name}\": {error:#}\n{evidence}"
+                    "browser journey ({}) failed at step {number} \"{name}\": {error:#}\n{evidence}",
+                    self.label
                 ))
             }
         }

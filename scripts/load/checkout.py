@@ -6,43 +6,17 @@ and of checkout (POST /checkout up to its redirect). Registration (argon2id hash
 Usage: checkout.py BASE_URL STUDENTS CONCURRENCY COURSES_PER_ORDER
 """
 import concurrent.futures
-import http.cookiejar
-import re
-import statistics
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
+from shop_client import KEY, TOKEN, Visitor, percentile, published_slugs
+
 BASE, STUDENTS, CONCURRENCY, PER_ORDER = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
-COURSE = re.compile(r'card__title"><a href="/courses/([^"]+)"')
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Student:
-    def __init__(self):
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-
-    def request(self, path, form=None):
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        try:
-            with self.opener.open(BASE + path, data, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
 
 
 def journey(number, slugs):
-    student = Student()
+    student = Visitor(BASE)
     adds, checkouts, failures = [], [], 0
     _, page = student.request("/register")
     status, _ = student.request("/register", {
@@ -67,16 +41,8 @@ def journey(number, slugs):
     return adds, checkouts, failures
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
-
-
 def main():
-    slugs = []
-    for page in range(1, 6):
-        _, body = Student().request(f"/courses?page={page}")
-        slugs += COURSE.findall(body)
+    slugs = published_slugs(BASE)
     if not slugs:
         sys.exit("no courses found at " + BASE)
     started = time.perf_counter()

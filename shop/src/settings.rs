@@ -20,6 +20,49 @@ pub struct Settings {
     pub topology: Topology,
     pub log_format: LogFormat,
     pub sessions: SessionSettings,
+    /// Set when the topology keeps carts in Cosmos DB (tutorial step 2 on).
+    pub cosmos: Option<CosmosSettings>,
+}
+
+/// Where and how the shop reaches Azure Cosmos DB for NoSQL.
+#[derive(Debug, Clone)]
+pub struct CosmosSettings {
+    /// `COSMOS_ENDPOINT`: the account URL, e.g. `https://courseshop.documents.azure.com:443/`, or
+    /// the local server `./scripts/run` starts (`http://127.0.0.1:8081/`).
+    pub endpoint: String,
+    pub auth: CosmosAuth,
+    /// `COSMOS_DATABASE` (default `courseshop`).
+    pub database: String,
+    /// `COSMOS_CART_CONTAINER` (default `carts`).
+    pub cart_container: String,
+    /// `COSMOS_CREATE_CONTAINERS`: create the database and container at start when missing.
+    /// Default: true with a key, false with a managed identity (in Azure the infrastructure creates
+    /// them, and a data-plane identity is not allowed to).
+    pub create_containers: bool,
+    /// `COSMOS_REGION` (default `East US`): the Azure region the shop runs in, so the SDK prefers
+    /// the account's nearest replica. A single-region account (and the local server) ignores it.
+    pub region: String,
+    /// `COSMOS_TIMEOUT_MS` (default 2000): the longest a cart operation may take, retries included,
+    /// before the page says the cart is unavailable.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum CosmosAuth {
+    /// `COSMOS_KEY`: the account key (locally, the emulator's published key; in Azure, a Key Vault
+    /// secret reference that Container Apps puts in the environment).
+    Key(Secret),
+    /// `COSMOS_AUTH=managed-identity`: Microsoft Entra ID through the app's managed identity;
+    /// `AZURE_CLIENT_ID` picks a user-assigned identity.
+    ManagedIdentity { client_id: Option<String> },
+}
+
+impl CosmosSettings {
+    /// Plain `http://` is only ever a local emulator, which speaks JSON only: the SDK's binary
+    /// encoding is for real accounts.
+    pub fn is_emulator(&self) -> bool {
+        self.endpoint.starts_with("http://")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +138,8 @@ pub enum SettingsError {
     },
     #[error(
         "{piece} belongs to tutorial {step}, which is not built in this version yet; \
-         run SHOP_STEP=0 or 1, or leave the switch unset"
+         run SHOP_STEP={last} or lower, or leave the switch unset",
+        last = Topology::LAST_BUILT_STEP.number()
     )]
     NotBuilt { piece: String, step: Step },
 }
@@ -106,55 +150,41 @@ impl Settings {
         Settings::from_lookup(|variable| std::env::var(variable).ok())
     }
 
+    /// Only the topology (`SHOP_STEP` and the switches), for scripts that must know which services
+    /// to start before the rest of the settings can be complete.
+    pub fn topology_from_env() -> Result<Topology, SettingsError> {
+        let lookup = |variable: &str| std::env::var(variable).ok();
+        let topology = topology_from(&Env { lookup: &lookup })?;
+        match topology.missing_piece() {
+            Some((piece, step)) => Err(SettingsError::NotBuilt { piece, step }),
+            None => Ok(topology),
+        }
+    }
+
     /// Reads settings through `lookup`, so tests can supply their own environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let env = Env { lookup: &lookup };
-        let database_url = env.required(
-            "DATABASE_URL",
-            "set it to the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/courseshop",
+        let database = database_from(&env)?;
+        let host = env.parsed(
+            "HOST",
+            "127.0.0.1".parse().ok(),
+            "an IP address such as 0.0.0.0",
         )?;
-        // never echo the URL back: it may hold a password
-        let invalid_url = |reason: String| SettingsError::Invalid {
-            variable: "DATABASE_URL",
-            value: "<hidden>".to_string(),
-            reason,
-        };
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(invalid_url(
-                "expected a postgres:// or postgresql:// URL".to_string(),
-            ));
-        }
-        let connect_options = PgConnectOptions::from_str(&database_url)
-            .map_err(|error| invalid_url(error.to_string()))?;
-
+        let port = env.parsed("PORT", Some(8080), "a port number from 0 to 65535")?;
         let topology = topology_from(&env)?;
         if let Some((piece, step)) = topology.missing_piece() {
             return Err(SettingsError::NotBuilt { piece, step });
         }
-
+        let cosmos = match topology.cart_store {
+            CartStoreKind::Cosmos => Some(cosmos_from(&env)?),
+            CartStoreKind::Postgres => None,
+        };
         Ok(Settings {
-            host: env.parsed(
-                "HOST",
-                "127.0.0.1".parse().ok(),
-                "an IP address such as 0.0.0.0",
-            )?,
-            port: env.parsed("PORT", Some(8080), "a port number from 0 to 65535")?,
-            database: DatabaseSettings {
-                connect_options,
-                max_connections: env.parsed_in(
-                    "DATABASE_MAX_CONNECTIONS",
-                    10,
-                    1..=1000,
-                    "a pool size from 1 to 1000",
-                )?,
-                acquire_timeout: Duration::from_millis(env.parsed_in(
-                    "DATABASE_ACQUIRE_TIMEOUT_MS",
-                    2000,
-                    50..=60_000,
-                    "milliseconds from 50 to 60000",
-                )?),
-            },
+            host,
+            port,
+            database,
             topology,
+            cosmos,
             sessions: SessionSettings {
                 key: match env.optional("SESSION_KEY") {
                     Some(key) if key.chars().count() >= 64 => Some(Secret(key)),
@@ -171,19 +201,137 @@ impl Settings {
                 },
                 cookie_secure: env.parsed("COOKIE_SECURE", Some(false), "true or false")?,
             },
-            log_format: match env.optional("LOG_FORMAT").as_deref() {
-                None | Some("pretty") => LogFormat::Pretty,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
-                    return Err(SettingsError::Invalid {
-                        variable: "LOG_FORMAT",
-                        value: other.to_string(),
-                        reason: "expected pretty or json".to_string(),
-                    });
-                }
-            },
+            log_format: log_format_from(&env)?,
         })
     }
+
+    /// What `courseshop migrate` and `seed` need: the database and how to log, and nothing of the
+    /// step's other stores, so a deployment can migrate before those are reachable or configured.
+    pub fn for_database_commands() -> Result<(DatabaseSettings, LogFormat), SettingsError> {
+        let lookup = |variable: &str| std::env::var(variable).ok();
+        let env = Env { lookup: &lookup };
+        Ok((database_from(&env)?, log_format_from(&env)?))
+    }
+}
+
+fn database_from(env: &Env<'_>) -> Result<DatabaseSettings, SettingsError> {
+    let database_url = env.required(
+        "DATABASE_URL",
+        "set it to the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/courseshop",
+    )?;
+    // never echo the URL back: it may hold a password
+    let invalid_url = |reason: String| SettingsError::Invalid {
+        variable: "DATABASE_URL",
+        value: "<hidden>".to_string(),
+        reason,
+    };
+    if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        return Err(invalid_url(
+            "expected a postgres:// or postgresql:// URL".to_string(),
+        ));
+    }
+    let connect_options = PgConnectOptions::from_str(&database_url)
+        .map_err(|error| invalid_url(error.to_string()))?;
+    Ok(DatabaseSettings {
+        connect_options,
+        max_connections: env.parsed_in(
+            "DATABASE_MAX_CONNECTIONS",
+            10,
+            1..=1000,
+            "a pool size from 1 to 1000",
+        )?,
+        acquire_timeout: Duration::from_millis(env.parsed_in(
+            "DATABASE_ACQUIRE_TIMEOUT_MS",
+            2000,
+            50..=60_000,
+            "milliseconds from 50 to 60000",
+        )?),
+    })
+}
+
+fn log_format_from(env: &Env<'_>) -> Result<LogFormat, SettingsError> {
+    Ok(match env.optional("LOG_FORMAT").as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(SettingsError::Invalid {
+                variable: "LOG_FORMAT",
+                value: other.to_string(),
+                reason: "expected pretty or json".to_string(),
+            });
+        }
+    })
+}
+
+fn cosmos_from(env: &Env<'_>) -> Result<CosmosSettings, SettingsError> {
+    let endpoint = env.required(
+        "COSMOS_ENDPOINT",
+        "carts are in Cosmos DB at this step: set it to the account URL, \
+         e.g. https://<account>.documents.azure.com:443/ (./scripts/run starts a local server)",
+    )?;
+    let invalid = |reason: &str| SettingsError::Invalid {
+        variable: "COSMOS_ENDPOINT",
+        value: endpoint.clone(),
+        reason: reason.to_string(),
+    };
+    let url = url::Url::parse(endpoint.trim()).map_err(|_| {
+        invalid("expected an account URL such as https://<account>.documents.azure.com:443/")
+    })?;
+    // the SDK accepts plain HTTP only from emulator hosts; say so now rather than at the first cart
+    let local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            name == "localhost"
+                || env.optional("AZURE_COSMOS_EMULATOR_HOST").as_deref() == Some(name)
+        }
+        None => return Err(invalid("the URL has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        "http" => {
+            return Err(invalid(
+                "plain http:// is for a local emulator on this machine; use https://",
+            ));
+        }
+        _ => return Err(invalid("expected an https:// account URL")),
+    }
+    let endpoint = url.to_string();
+    let auth = match env.optional("COSMOS_AUTH").as_deref().map(str::trim) {
+        Some("managed-identity") => CosmosAuth::ManagedIdentity {
+            client_id: env.optional("AZURE_CLIENT_ID"),
+        },
+        None | Some("key") => CosmosAuth::Key(Secret(env.required(
+            "COSMOS_KEY",
+            "set the account key (the local server takes the emulator's published key), \
+             or COSMOS_AUTH=managed-identity in Azure",
+        )?)),
+        Some(other) => {
+            return Err(SettingsError::Invalid {
+                variable: "COSMOS_AUTH",
+                value: other.to_string(),
+                reason: "expected key or managed-identity".to_string(),
+            });
+        }
+    };
+    let keyed = matches!(auth, CosmosAuth::Key(_));
+    Ok(CosmosSettings {
+        endpoint,
+        auth,
+        database: env.name("COSMOS_DATABASE", "courseshop")?,
+        cart_container: env.name("COSMOS_CART_CONTAINER", "carts")?,
+        create_containers: env.parsed("COSMOS_CREATE_CONTAINERS", Some(keyed), "true or false")?,
+        region: env
+            .optional("COSMOS_REGION")
+            .map_or_else(|| "East US".to_string(), |region| region.trim().to_string()),
+        timeout: Duration::from_millis(env.parsed_in(
+            "COSMOS_TIMEOUT_MS",
+            2000,
+            100..=60_000,
+            "milliseconds from 100 to 60000",
+        )?),
+    })
 }
 
 fn topology_from(env: &Env<'_>) -> Result<Topology, SettingsError> {
@@ -267,6 +415,26 @@ impl Env<'_> {
         }
     }
 
+    /// A Cosmos resource name: letters, digits, `-` and `_`, at most 255 characters.
+    fn name(&self, variable: &'static str, default: &str) -> Result<String, SettingsError> {
+        let value = self
+            .optional(variable)
+            .unwrap_or_else(|| default.to_string());
+        let valid = value.len() <= 255
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if valid {
+            Ok(value)
+        } else {
+            Err(SettingsError::Invalid {
+                variable,
+                value,
+                reason: "expected letters, digits, '-' or '_' (at most 255)".to_string(),
+            })
+        }
+    }
+
     fn switch<S: Switch>(&self) -> Result<Option<S>, SettingsError> {
         self.optional(S::VARIABLE)
             .map(|value| {
@@ -287,8 +455,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env: HashMap<String, String> = pairs
+        // the monolith unless a test names a step: later steps need more settings
+        let env: HashMap<String, String> = [("SHOP_STEP", "0")]
             .iter()
+            .chain(pairs)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|variable| env.get(variable).cloned())
@@ -301,10 +471,10 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_the_database_is_given() {
-        let settings = settings(&[URL]).expect("valid settings");
+        let settings = settings(&[URL, ("SHOP_STEP", "0")]).expect("valid settings");
         assert_eq!(settings.port, 8080);
         assert_eq!(settings.host.to_string(), "127.0.0.1");
-        assert_eq!(settings.topology, Step::DEFAULT.preset());
+        assert_eq!(settings.topology, Step::Monolith.preset());
         assert_eq!(settings.database.max_connections, 10);
         assert_eq!(settings.log_format, LogFormat::Pretty);
     }
@@ -366,6 +536,11 @@ mod tests {
     fn steps_not_built_yet_are_refused_not_downgraded() {
         let error = settings(&[URL, ("SHOP_STEP", "4")]).expect_err("must fail");
         assert!(matches!(error, SettingsError::NotBuilt { .. }));
+        assert!(
+            error
+                .to_string()
+                .ends_with("run SHOP_STEP=2 or lower, or leave the switch unset")
+        );
         let error =
             settings(&[URL, ("SHOP_STEP", "0"), ("ENROLLMENT", "async")]).expect_err("must fail");
         assert!(
@@ -401,8 +576,93 @@ mod tests {
     }
 
     #[test]
+    fn cosmos_settings_are_read_only_when_carts_are_in_cosmos() {
+        let step1 = settings(&[URL, ("SHOP_STEP", "1")]).expect("valid");
+        assert!(step1.cosmos.is_none());
+        let error = settings(&[URL, ("SHOP_STEP", "2")]).expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("COSMOS_ENDPOINT is not set"),
+            "{error}"
+        );
+        let error = settings(&[
+            URL,
+            ("CART_STORE", "cosmos"),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+        ])
+        .expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("COSMOS_KEY is not set"),
+            "{error}"
+        );
+        let settings = settings(&[
+            URL,
+            ("SHOP_STEP", "2"),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+        ])
+        .expect("valid");
+        let cosmos = settings.cosmos.expect("cosmos settings");
+        assert!(cosmos.is_emulator());
+        assert!(cosmos.create_containers);
+        assert_eq!(cosmos.database, "courseshop");
+        assert_eq!(cosmos.cart_container, "carts");
+        assert!(
+            !format!("{cosmos:?}").contains("c2VjcmV0"),
+            "Debug hides the key"
+        );
+    }
+
+    #[test]
+    fn a_managed_identity_needs_no_key_and_creates_nothing() {
+        let settings = settings(&[
+            URL,
+            ("SHOP_STEP", "2"),
+            ("COSMOS_ENDPOINT", "https://shop.documents.azure.com:443/"),
+            ("COSMOS_AUTH", "managed-identity"),
+            ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+        ])
+        .expect("valid");
+        let cosmos = settings.cosmos.expect("cosmos settings");
+        assert!(!cosmos.is_emulator());
+        assert!(!cosmos.create_containers);
+        assert!(matches!(
+            cosmos.auth,
+            CosmosAuth::ManagedIdentity { client_id: Some(_) }
+        ));
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_a_remote_cosmos_account() {
+        let error = settings(&[
+            URL,
+            ("SHOP_STEP", "2"),
+            ("COSMOS_ENDPOINT", "http://shop.documents.azure.com/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+        ])
+        .expect_err("must fail");
+        assert!(error.to_string().starts_with("COSMOS_ENDPOINT="), "{error}");
+        let error = settings(&[
+            URL,
+            ("SHOP_STEP", "2"),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+            ("COSMOS_DATABASE", "shop db"),
+        ])
+        .expect_err("must fail");
+        assert!(error.to_string().starts_with("COSMOS_DATABASE="), "{error}");
+    }
+
+    #[test]
     fn blank_values_count_as_unset() {
-        let settings = settings(&[URL, ("PORT", " "), ("SHOP_STEP", "")]).expect("valid settings");
+        let settings = settings(&[
+            URL,
+            ("PORT", " "),
+            ("SHOP_STEP", ""),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+        ])
+        .expect("valid settings");
         assert_eq!(settings.port, 8080);
+        assert_eq!(settings.topology.step, Step::DEFAULT);
     }
 }

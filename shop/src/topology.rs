@@ -26,8 +26,9 @@ impl Step {
     ];
 
     /// The step a shop starts in when `SHOP_STEP` is not set. DESIGN's default is the target, step 4;
-    /// until its pieces are built the default is the monolith, so a plain start never hits a refusal.
-    pub const DEFAULT: Step = Step::Monolith;
+    /// until its pieces are built the default is the furthest step that is, so a plain start shows
+    /// the newest architecture and never hits a refusal.
+    pub const DEFAULT: Step = Topology::LAST_BUILT_STEP;
 
     pub fn number(self) -> u8 {
         self as u8
@@ -178,9 +179,8 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The furthest tutorial step whose pieces this build contains (step 1 adds no store of its own:
-    /// it is about Azure credentials and `infra/`, so it runs wherever step 0 does).
-    pub const LAST_BUILT_STEP: Step = Step::AzureSetup;
+    /// The furthest tutorial step whose pieces this build contains.
+    pub const LAST_BUILT_STEP: Step = Step::CartsInCosmos;
 
     /// The first piece of this topology that the build does not contain, as `VARIABLE=value`.
     pub fn missing_piece(&self) -> Option<(String, Step)> {
@@ -192,6 +192,21 @@ impl Topology {
         check(self.cart_store)
             .or_else(|| check(self.cache))
             .or_else(|| check(self.enrollment))
+    }
+
+    /// The services this topology needs running, by the names `./scripts/run` knows them.
+    pub fn services(&self) -> Vec<&'static str> {
+        let mut services = vec!["postgres"];
+        if self.cart_store == CartStoreKind::Cosmos {
+            services.push("cosmos");
+        }
+        if self.cache == CacheMode::Redis {
+            services.push("redis");
+        }
+        if self.enrollment == EnrollmentMode::Async {
+            services.push("rabbitmq");
+        }
+        services
     }
 
     /// True when a switch changed the step's preset (shown in the footer, so a class knows).
@@ -234,16 +249,17 @@ mod tests {
     }
 
     #[test]
-    fn monolith_steps_are_built_and_later_steps_are_not() {
+    fn steps_up_to_cosmos_carts_are_built_and_later_steps_are_not() {
         assert_eq!(Step::Monolith.preset().missing_piece(), None);
         assert_eq!(Step::AzureSetup.preset().missing_piece(), None);
+        assert_eq!(Step::CartsInCosmos.preset().missing_piece(), None);
         assert_eq!(
-            Step::CartsInCosmos.preset().missing_piece(),
-            Some(("CART_STORE=cosmos".to_string(), Step::CartsInCosmos))
+            Step::Redis.preset().missing_piece(),
+            Some(("CACHE=redis".to_string(), Step::Redis))
         );
         assert_eq!(
             Step::AsyncMessaging.preset().missing_piece(),
-            Some(("CART_STORE=cosmos".to_string(), Step::CartsInCosmos))
+            Some(("CACHE=redis".to_string(), Step::Redis))
         );
     }
 

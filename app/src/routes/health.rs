@@ -1,16 +1,23 @@
 //! Probes for the platform (Azure Container Apps, docker-compose, a load balancer).
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
 use serde::Serialize;
+use shop::cart::CosmosCartStore;
 use sqlx::PgPool;
 
 /// `GET /healthz`: the process is alive and serving. It checks no store, so a database outage does
 /// not get healthy instances restarted.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "alive" }))
+}
+
+/// The stores `/readyz` checks besides PostgreSQL, as the topology picked them.
+pub struct Probes {
+    pub cosmos: Option<CosmosCartStore>,
 }
 
 #[derive(Serialize)]
@@ -23,6 +30,8 @@ struct Readiness {
 struct StoreStatus {
     name: &'static str,
     role: &'static str,
+    /// Whether the shop can serve without it: only then does its outage leave `/readyz` at 200.
+    critical: bool,
     status: &'static str,
     #[serde(rename = "latencyMs")]
     latency_ms: f64,
@@ -34,29 +43,64 @@ struct StoreStatus {
 /// after one second, and a probe that times out tells the platform less than a prompt "down".
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 
-/// `GET /readyz`: 200 when every store this step uses answers, 503 otherwise, with each store's status.
-#[tracing::instrument(name = "readiness probe", skip_all)]
-pub async fn readyz(pool: Data<PgPool>) -> HttpResponse {
-    let started = std::time::Instant::now();
-    let postgres =
-        match tokio::time::timeout(STORE_CHECK_TIMEOUT, shop::database::ping(&pool)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!(
-                "no answer within {} ms",
-                STORE_CHECK_TIMEOUT.as_millis()
-            )),
-        };
-    let stores = vec![StoreStatus {
-        name: "postgres",
-        role: "catalog, accounts, carts, orders, enrollments",
-        status: if postgres.is_ok() { "up" } else { "down" },
+async fn check<E: std::fmt::Display>(
+    name: &'static str,
+    role: &'static str,
+    critical: bool,
+    probe: impl Future<Output = Result<(), E>>,
+) -> StoreStatus {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(STORE_CHECK_TIMEOUT, probe).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {} ms",
+            STORE_CHECK_TIMEOUT.as_millis()
+        )),
+    };
+    StoreStatus {
+        name,
+        role,
+        critical,
+        status: if outcome.is_ok() { "up" } else { "down" },
         latency_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
-        error: postgres.err(),
-    }];
-    let ready = stores.iter().all(|store| store.status == "up");
+        error: outcome.err(),
+    }
+}
+
+/// `GET /readyz`: each store this step uses, checked side by side. 503 when a store the shop
+/// cannot serve without (PostgreSQL) is down; 200 "degraded" when only the cart store is, because
+/// taking every instance out of the load balancer would turn a cart outage into a shop outage.
+#[tracing::instrument(name = "readiness probe", skip_all)]
+pub async fn readyz(pool: Data<PgPool>, probes: Data<Probes>) -> HttpResponse {
+    let postgres = check(
+        "postgres",
+        if probes.cosmos.is_some() {
+            "catalog, accounts, orders, enrollments"
+        } else {
+            "catalog, accounts, carts, orders, enrollments"
+        },
+        true,
+        shop::database::ping(&pool),
+    );
+    let cosmos = async {
+        match &probes.cosmos {
+            Some(store) => Some(check("cosmos", "carts", false, store.ping()).await),
+            None => None,
+        }
+    };
+    let (postgres, cosmos) = tokio::join!(postgres, cosmos);
+    let stores: Vec<StoreStatus> = std::iter::once(postgres).chain(cosmos).collect();
+    let ready = stores
+        .iter()
+        .all(|store| store.status == "up" || !store.critical);
+    let degraded = stores.iter().any(|store| store.status != "up");
     let body = Readiness {
-        status: if ready { "ready" } else { "unavailable" },
+        status: match (ready, degraded) {
+            (false, _) => "unavailable",
+            (true, true) => "degraded",
+            (true, false) => "ready",
+        },
         stores,
     };
     if ready {

@@ -4,7 +4,7 @@ mod accounts;
 mod assets;
 mod cart;
 mod catalog;
-mod health;
+pub mod health;
 mod home;
 mod orders;
 mod teach;

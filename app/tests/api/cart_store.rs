@@ -1,13 +1,24 @@
-//! The cart-store contract: what every `CartStore` must do, run against each store the shop has.
-//! (Steps 0-1: PostgreSQL. Step 2 adds Cosmos DB and runs the same checks.)
+//! The cart-store contract: what every `CartStore` must do, run against each store the shop has
+//! (PostgreSQL for steps 0-1, Cosmos DB from step 2), and what only the Cosmos store must do:
+//! keep concurrent changes (etag retries) and answer cleanly when Cosmos throttles or fails.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use azure_data_cosmos::CosmosClientBuilder;
+use azure_data_cosmos::fault_injection::{
+    FaultInjectionConditionBuilder, FaultInjectionErrorType, FaultInjectionResultBuilder,
+    FaultInjectionRule, FaultInjectionRuleBuilder, FaultOperationType,
+};
 use chrono::{Duration, Utc};
 
-use shop::cart::{CartId, CartLine, CartOwner, CartStore, PostgresCartStore};
+use shop::cart::{
+    CartError, CartId, CartLine, CartOwner, CartStore, CosmosCartStore, PostgresCartStore,
+};
 use shop::ids::{CourseId, UserId};
 use shop::money::Money;
 
-use crate::helpers::TestDatabase;
+use crate::helpers::{TestCosmos, TestDatabase};
 
 fn line(course: i64, cents: i64, minutes_ago: i64) -> CartLine {
     CartLine {
@@ -127,4 +138,132 @@ async fn the_postgres_cart_store_keeps_the_contract() {
         [course_ids[0], course_ids[1], course_ids[2]],
     )
     .await;
+}
+
+#[tokio::test]
+async fn the_cosmos_cart_store_keeps_the_contract() {
+    let store = CosmosCartStore::new(TestCosmos::new().settings());
+    // Cosmos knows nothing of users or courses: any ids do
+    contract(&store, UserId(1), UserId(2), [11, 12, 13]).await;
+}
+
+#[tokio::test]
+async fn concurrent_adds_to_one_cosmos_cart_all_survive() {
+    let cosmos = TestCosmos::new();
+    // two stores with clients of their own, as two app instances would have
+    let stores = [
+        CosmosCartStore::new(cosmos.settings()),
+        CosmosCartStore::new(cosmos.settings()),
+    ];
+    let owner = CartOwner::User(UserId(7));
+    stores[0]
+        .add(owner, line(1, 100, 60))
+        .await
+        .expect("first add");
+    let adds = (2..=13).map(|course| {
+        let store = stores[(course % 2) as usize].clone();
+        tokio::spawn(async move { store.add(owner, line(course, 100, 30)).await })
+    });
+    for add in futures::future::join_all(adds).await {
+        add.expect("task")
+            .expect("every add succeeds, retrying on 412");
+    }
+    let mut kept = courses(&stores[0], owner).await;
+    kept.sort_unstable();
+    assert_eq!(kept, (1..=13).collect::<Vec<i64>>(), "no add may be lost");
+}
+
+/// A store whose SDK client answers `fault` to every item operation while the returned rule is on.
+fn faulty_store(
+    cosmos: &TestCosmos,
+    fault: FaultInjectionErrorType,
+    hit_limit: Option<u32>,
+) -> (CosmosCartStore, Arc<FaultInjectionRule>) {
+    let mut rule = FaultInjectionRuleBuilder::new(
+        "cart-fault",
+        FaultInjectionResultBuilder::new().with_error(fault).build(),
+    )
+    .with_condition(
+        FaultInjectionConditionBuilder::new()
+            .with_operation_type(FaultOperationType::ReadItem)
+            .build(),
+    );
+    if let Some(limit) = hit_limit {
+        rule = rule.with_hit_limit(limit);
+    }
+    let rule = Arc::new(rule.build());
+    rule.disable();
+    let rules = vec![rule.clone()];
+    let store = CosmosCartStore::with_client_builder(
+        cosmos.settings(),
+        Arc::new(move || {
+            CosmosClientBuilder::new()
+                .with_fault_injection_rules(rules.clone())
+                .expect("fault rules are accepted")
+        }),
+    );
+    (store, rule)
+}
+
+#[tokio::test]
+async fn throttling_from_cosmos_is_retried_by_the_sdk() {
+    let cosmos = TestCosmos::new();
+    let (store, rule) = faulty_store(&cosmos, FaultInjectionErrorType::TooManyRequests, Some(3));
+    let owner = CartOwner::Visitor(CartId::new());
+    store.add(owner, line(5, 100, 1)).await.expect("add");
+    rule.enable();
+    assert_eq!(
+        courses(&store, owner).await,
+        vec![5],
+        "three 429s in a row are waited out and retried"
+    );
+    assert_eq!(
+        rule.hit_count(),
+        3,
+        "the read really was throttled three times"
+    );
+}
+
+#[tokio::test]
+async fn a_cosmos_outage_is_reported_unavailable_within_the_budget_and_then_passes() {
+    let cosmos = TestCosmos::new();
+    let budget = cosmos.settings().timeout;
+    let (store, rule) = faulty_store(&cosmos, FaultInjectionErrorType::ServiceUnavailable, None);
+    let owner = CartOwner::Visitor(CartId::new());
+    store.add(owner, line(5, 100, 1)).await.expect("add");
+
+    rule.enable();
+    let started = Instant::now();
+    let outcome = store.lines(owner).await;
+    assert!(
+        matches!(outcome, Err(CartError::Unavailable(_))),
+        "a 503 that persists is 'unavailable', not a failure: {outcome:?}"
+    );
+    assert!(
+        started.elapsed() < budget + std::time::Duration::from_millis(500),
+        "answered in {:?}, over the {budget:?} budget",
+        started.elapsed()
+    );
+    // while it cools down, the next request does not wait at all
+    let started = Instant::now();
+    assert!(matches!(
+        store.lines(owner).await,
+        Err(CartError::Unavailable(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_millis(50));
+
+    rule.disable();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if let Ok(lines) = store.lines(owner).await {
+            assert_eq!(lines.len(), 1, "the cart is intact after the outage");
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the store works again once Cosmos does, without a restart"
+    );
 }

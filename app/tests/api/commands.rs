@@ -53,12 +53,56 @@ fn a_step_that_is_not_built_is_refused_not_downgraded() {
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
-        message.contains("CART_STORE=cosmos belongs to tutorial step 2"),
+        message.contains("CACHE=redis belongs to tutorial step 3"),
         "{message}"
     );
     assert!(
         message.contains("not built in this version yet"),
         "{message}"
+    );
+}
+
+#[test]
+fn step_2_needs_a_cosmos_endpoint_to_serve_but_not_to_migrate() {
+    let url = ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere");
+    let output = courseshop(&[], &[url, ("SHOP_STEP", "2")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("configuration error: COSMOS_ENDPOINT is not set"),
+        "{}",
+        stderr(&output)
+    );
+    // migrate reads only the database settings: it fails on the unreachable database instead
+    let output = courseshop(
+        &["migrate"],
+        &[
+            url,
+            ("SHOP_STEP", "2"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "200"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("migrating the database failed"));
+}
+
+#[test]
+fn services_lists_what_the_step_needs() {
+    let list = |env: &[(&str, &str)]| {
+        let output = courseshop(&["services"], env);
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(list(&[("SHOP_STEP", "0")]), "postgres\n");
+    assert_eq!(list(&[("SHOP_STEP", "2")]), "postgres\ncosmos\n");
+    assert_eq!(
+        list(&[("SHOP_STEP", "2"), ("CART_STORE", "postgres")]),
+        "postgres\n"
+    );
+    let output = courseshop(&["services"], &[("SHOP_STEP", "4")]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "an unbuilt step is refused here too"
     );
 }
 

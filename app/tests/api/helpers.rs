@@ -190,6 +190,8 @@ pub fn settings_for(database_url: &str, overrides: &[(&str, &str)]) -> Settings 
         ("DATABASE_URL", database_url),
         ("PORT", "0"),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
+        // the monolith unless a test asks for a later step
+        ("SHOP_STEP", "0"),
     ];
     env.extend_from_slice(overrides);
     Settings::from_lookup(|name| {
@@ -204,7 +206,19 @@ pub fn settings_for(database_url: &str, overrides: &[(&str, &str)]) -> Settings 
 impl TestApp {
     /// The app over a copy of the seeded catalog.
     pub async fn seeded() -> TestApp {
-        TestApp::start(TestDatabase::seeded().await, None).await
+        TestApp::start(TestDatabase::seeded().await, None, Vec::new()).await
+    }
+
+    /// The app at tutorial step 2: carts in a Cosmos DB database of the test's own.
+    pub async fn with_cosmos_carts() -> TestApp {
+        let cosmos = TestCosmos::new();
+        TestApp::start(TestDatabase::seeded().await, None, cosmos.overrides()).await
+    }
+
+    /// The app at step 2 reaching Cosmos DB through `proxy`, so a test can cut Cosmos away.
+    pub async fn with_cosmos_carts_behind(proxy: &TcpProxy) -> TestApp {
+        let cosmos = TestCosmos::behind(proxy);
+        TestApp::start(TestDatabase::seeded().await, None, cosmos.overrides()).await
     }
 
     /// The app over a catalog of `courses` seeded courses of its own (slower than `seeded`).
@@ -213,20 +227,24 @@ impl TestApp {
         let pool = database.pool().await;
         seed::seed_catalog(&pool, courses).await.expect("seed");
         pool.close().await;
-        TestApp::start(database, None).await
+        TestApp::start(database, None, Vec::new()).await
     }
 
     /// The app over an empty, migrated database.
     pub async fn empty() -> TestApp {
-        TestApp::start(TestDatabase::migrated().await, None).await
+        TestApp::start(TestDatabase::migrated().await, None, Vec::new()).await
     }
 
     /// The app reaching its database through `proxy`, so a test can cut PostgreSQL away.
     pub async fn seeded_behind(proxy: &TcpProxy) -> TestApp {
-        TestApp::start(TestDatabase::seeded().await, Some(proxy)).await
+        TestApp::start(TestDatabase::seeded().await, Some(proxy), Vec::new()).await
     }
 
-    async fn start(database: TestDatabase, proxy: Option<&TcpProxy>) -> TestApp {
+    async fn start(
+        database: TestDatabase,
+        proxy: Option<&TcpProxy>,
+        overrides: Vec<(&'static str, String)>,
+    ) -> TestApp {
         telemetry_for_tests();
         let url = match proxy {
             Some(proxy) => {
@@ -240,8 +258,14 @@ impl TestApp {
             }
             None => database.url.clone(),
         };
-        let settings = settings_for(&url, &[]);
-        let application = Application::build(&settings).expect("the app binds a port");
+        let overrides: Vec<(&str, &str)> = overrides
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let settings = settings_for(&url, &overrides);
+        let application = Application::build(&settings)
+            .await
+            .expect("the app binds a port");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());
         TestApp {
@@ -398,6 +422,78 @@ impl Page {
             .collect()
     }
 }
+
+/// The local Cosmos DB server `scripts/test` starts (or an account named by `COSMOS_TEST_ENDPOINT`).
+pub fn cosmos_endpoint() -> String {
+    std::env::var("COSMOS_TEST_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "COSMOS_TEST_ENDPOINT is not set: run the suite with ./scripts/test, which starts the \
+             local Cosmos DB server, or start one (node tools/cosmos-local/server.js) and set it"
+        )
+    })
+}
+
+/// A Cosmos DB database of the test's own, in the suite's Cosmos server. (The local server keeps
+/// everything in memory and is stopped with the suite, which is when its databases go.)
+pub struct TestCosmos {
+    pub endpoint: String,
+    pub database: String,
+}
+
+impl TestCosmos {
+    pub fn new() -> TestCosmos {
+        TestCosmos {
+            endpoint: cosmos_endpoint(),
+            database: format!("courseshop_test_{}", Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The same server reached through `proxy`.
+    pub fn behind(proxy: &TcpProxy) -> TestCosmos {
+        TestCosmos {
+            endpoint: format!("http://{}/", proxy.address),
+            ..TestCosmos::new()
+        }
+    }
+
+    /// The address of the real server, for a proxy to forward to.
+    pub fn upstream() -> String {
+        let endpoint = cosmos_endpoint();
+        endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SHOP_STEP", "2".to_string()),
+            ("COSMOS_ENDPOINT", self.endpoint.clone()),
+            (
+                "COSMOS_KEY",
+                std::env::var("COSMOS_TEST_KEY").unwrap_or_else(|_| EMULATOR_KEY.to_string()),
+            ),
+            ("COSMOS_DATABASE", self.database.clone()),
+            // short, so outage tests are quick; still far above a local round trip
+            ("COSMOS_TIMEOUT_MS", "1000".to_string()),
+        ]
+    }
+
+    pub fn settings(&self) -> shop::settings::CosmosSettings {
+        let overrides: Vec<(&str, String)> = self.overrides();
+        let overrides: Vec<(&str, &str)> = overrides
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        settings_for("postgres://postgres@127.0.0.1/unused", &overrides)
+            .cosmos
+            .expect("step 2 has Cosmos settings")
+    }
+}
+
+/// The Cosmos DB emulator's published key: the local server checks no key, but the SDK signs with one.
+pub const EMULATOR_KEY: &str =
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 
 fn telemetry_for_tests() {
     // logs only when asked for: TEST_LOG=1 cargo test

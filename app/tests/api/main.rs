@@ -1,4 +1,4 @@
-//! Integration tests: the real app over HTTP, against a real PostgreSQL.
+//! Integration tests: the real app over HTTP, against a real PostgreSQL and Cosmos DB server.
 
 mod accounts;
 mod cart;
@@ -6,6 +6,7 @@ mod cart_store;
 mod catalog;
 mod checkout;
 mod commands;
+mod cosmos_carts;
 mod errors;
 mod helpers;
 mod operations;

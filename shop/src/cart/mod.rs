@@ -1,10 +1,11 @@
 //! The cart: what a visitor means to buy. Stored behind `CartStore`, because the tutorial moves it:
-//! PostgreSQL at steps 0-1 (`postgres.rs`), Cosmos DB from step 2.
+//! PostgreSQL at steps 0-1 (`postgres.rs`), Cosmos DB from step 2 (`cosmos/`).
 //!
 //! A store only stores lines. The rules — a course must be for sale, a student cannot add a course
 //! they own, prices come from the catalog — live in `CartService` (`service.rs`), the same for
 //! every store.
 
+pub mod cosmos;
 mod postgres;
 mod service;
 
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{CourseId, UserId};
 use crate::money::Money;
 
+pub use cosmos::CosmosCartStore;
 pub use postgres::PostgresCartStore;
 pub use service::{AddOutcome, CartService, CartServiceError, CartView, PricedLine};
 

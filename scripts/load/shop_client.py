@@ -1,0 +1,44 @@
+"""A browser-like client for the load scenarios: its own cookies, real HTML forms, no redirects followed."""
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+COURSE = re.compile(r'card__title"><a href="/courses/([^"]+)"')
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Visitor:
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+
+    def request(self, path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(self.base + path, data, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+def published_slugs(base, pages=5):
+    slugs = []
+    for page in range(1, pages + 1):
+        _, body = Visitor(base).request(f"/courses?page={page}")
+        slugs += COURSE.findall(body)
+    return slugs
+
+
+def percentile(values, p):
+    """The p-th percentile of durations in seconds, in milliseconds (nearest rank)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000

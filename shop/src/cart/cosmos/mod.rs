@@ -1,0 +1,303 @@
+//! Step 2's cart store: one Azure Cosmos DB document per cart (`document.rs`), through the official
+//! SDK `azure_data_cosmos`, with optimistic concurrency on the document's `_etag`.
+//!
+//! Each change reads the cart, edits it and writes it back only if nobody wrote in between
+//! (`If-Match`); a 412 means someone did, so the change is made again on the new version, a few
+//! times at most. Two tabs adding courses at once therefore both keep their course.
+
+mod connection;
+mod document;
+mod outage;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_data_cosmos::options::{ItemWriteOptions, Precondition};
+use azure_data_cosmos::{ContainerClient, CosmosClientBuilder, CosmosError};
+use tokio::sync::OnceCell;
+
+use super::{CartError, CartId, CartLine, CartOwner, CartStore};
+use crate::ids::{CourseId, UserId};
+use crate::settings::CosmosSettings;
+pub use connection::{ClientBuilderFactory, ConnectError, cart_container_properties};
+pub use document::{CartDocument, USER_CART_TTL_SECONDS, VISITOR_CART_TTL_SECONDS, document_id};
+use outage::Outage;
+
+/// Attempts at one change before giving up on a cart that others keep changing under it (the
+/// time budget of the request ends it sooner if Cosmos is slow).
+const MAX_ATTEMPTS: u32 = 10;
+
+#[derive(Clone)]
+pub struct CosmosCartStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: CosmosSettings,
+    builder: ClientBuilderFactory,
+    /// Opened on first use, so the shop starts (and browsing works) while Cosmos is unreachable;
+    /// a failed opening is tried again by the next request.
+    container: OnceCell<ContainerClient>,
+    outage: Outage,
+}
+
+/// Why a cart change gave up although Cosmos answered.
+#[derive(Debug, thiserror::Error)]
+#[error("cart {id} kept changing under {attempts} attempts to update it")]
+pub struct Contention {
+    pub id: String,
+    pub attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Cosmos DB did not answer within {0:?}")]
+pub struct TimedOut(Duration);
+
+#[derive(Debug, thiserror::Error)]
+#[error("Cosmos DB failed moments ago; not asking again until it has had a moment")]
+pub struct CoolingDown;
+
+/// What a read of one cart found.
+enum Found {
+    Missing,
+    Cart(Box<CartDocument>),
+}
+
+impl CosmosCartStore {
+    pub fn new(settings: CosmosSettings) -> CosmosCartStore {
+        CosmosCartStore::with_client_builder(settings, Arc::new(CosmosClientBuilder::new))
+    }
+
+    /// A store whose SDK client starts from `builder` (tests add fault-injection rules there).
+    pub fn with_client_builder(
+        settings: CosmosSettings,
+        builder: ClientBuilderFactory,
+    ) -> CosmosCartStore {
+        CosmosCartStore {
+            inner: Arc::new(Inner {
+                settings,
+                builder,
+                container: OnceCell::new(),
+                outage: Outage::default(),
+            }),
+        }
+    }
+
+    /// Opens the container (creating it when the settings say so). The app calls this at start to
+    /// report a problem early; it is not required, every operation opens it when needed.
+    pub async fn open(&self) -> Result<(), CartError> {
+        self.guarded(async { self.container().await.map(|_| ()) })
+            .await
+    }
+
+    /// For `/readyz`: reads the cart container's properties.
+    pub async fn ping(&self) -> Result<(), CartError> {
+        self.guarded(async {
+            let container = self.container().await?;
+            container.read(None).await.map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The settings this store was made from (the endpoint is shown on `/readyz`).
+    pub fn settings(&self) -> &CosmosSettings {
+        &self.inner.settings
+    }
+
+    async fn container(&self) -> Result<&ContainerClient, CartError> {
+        self.inner
+            .container
+            .get_or_try_init(|| async {
+                connection::open_cart_container(&self.inner.settings, (self.inner.builder)())
+                    .await
+                    .map_err(|error| match error.cosmos_error() {
+                        Some(cosmos) if is_transient(cosmos) => {
+                            CartError::Unavailable(Box::new(error))
+                        }
+                        _ => CartError::Failed(Box::new(error)),
+                    })
+            })
+            .await
+    }
+
+    /// Runs one cart operation within the time budget, skipping Cosmos while it is known down.
+    async fn guarded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, CartError>>,
+    ) -> Result<T, CartError> {
+        let outage = &self.inner.outage;
+        if outage.skip() {
+            return Err(CartError::Unavailable(Box::new(CoolingDown)));
+        }
+        let budget = self.inner.settings.timeout;
+        let result = match tokio::time::timeout(budget, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(CartError::Unavailable(Box::new(TimedOut(budget)))),
+        };
+        match &result {
+            Err(CartError::Unavailable(_)) => outage.failed(),
+            _ => outage.succeeded(),
+        }
+        result
+    }
+
+    async fn read(&self, id: &str) -> Result<Found, CartError> {
+        let container = self.container().await?;
+        match container.read_item(id.to_string(), id, None).await {
+            Ok(response) => {
+                charged("read", id, response.headers().request_charge());
+                let cart: CartDocument = response
+                    .into_model()
+                    .map_err(|error| CartError::Failed(Box::new(error)))?;
+                Ok(Found::Cart(Box::new(cart)))
+            }
+            Err(error) if error.status().is_not_found() => Ok(Found::Missing),
+            Err(error) => Err(classify(error)),
+        }
+    }
+
+    /// Applies `edit` to the owner's cart and writes it back unless someone changed it meanwhile,
+    /// in which case the edit is made again on their version. `edit` says whether it changed anything.
+    async fn change(
+        &self,
+        owner: CartOwner,
+        edit: impl Fn(&mut CartDocument) -> bool,
+    ) -> Result<(), CartError> {
+        let container = self.container().await?;
+        let id = document_id(owner);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let (mut cart, etag) = match self.read(&id).await? {
+                Found::Cart(cart) => {
+                    let etag = cart.etag.clone();
+                    (*cart, etag)
+                }
+                Found::Missing => (CartDocument::empty(owner), None),
+            };
+            if !edit(&mut cart) {
+                return Ok(());
+            }
+            cart.touch();
+            let written = match etag {
+                Some(etag) => {
+                    let options =
+                        ItemWriteOptions::default().with_precondition(Precondition::if_match(etag));
+                    container
+                        .replace_item(id.clone(), &id, &cart, Some(options))
+                        .await
+                }
+                None => container.create_item(id.clone(), &id, &cart, None).await,
+            };
+            match written {
+                Ok(response) => {
+                    charged("write", &id, response.headers().request_charge());
+                    return Ok(());
+                }
+                // 412: written by someone else since our read; 409: created by someone else;
+                // 404: deleted (a checkout emptied it) since our read
+                Err(error)
+                    if error.status().is_precondition_failed()
+                        || error.status().is_conflict()
+                        || error.status().is_not_found() =>
+                {
+                    tracing::debug!(cart = %id, attempt, status = %error.status(), "cart changed meanwhile; trying again");
+                    tokio::time::sleep(contention_pause(attempt)).await;
+                }
+                Err(error) => return Err(classify(error)),
+            }
+        }
+        Err(CartError::Unavailable(Box::new(Contention {
+            id,
+            attempts: MAX_ATTEMPTS,
+        })))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), CartError> {
+        let container = self.container().await?;
+        match container.delete_item(id.to_string(), id, None).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.status().is_not_found() => Ok(()),
+            Err(error) => Err(classify(error)),
+        }
+    }
+}
+
+/// Request units are what Cosmos DB bills; `RUST_LOG=shop::cart::cosmos=debug` shows each one's
+/// cost (the local server charges a flat 1).
+fn charged(operation: &str, cart: &str, charge: Option<&impl std::fmt::Display>) {
+    if let Some(charge) = charge {
+        tracing::debug!(cart, operation, request_units = %charge, "cart {operation}");
+    }
+}
+
+/// A random pause of up to 4, 8, 16 … 100 ms: writers that collided spread out instead of
+/// colliding again in step ("full jitter" backoff).
+fn contention_pause(attempt: u32) -> Duration {
+    let ceiling = (2u64 << attempt.min(6)).min(100);
+    let random = u64::from(getrandom::u32().unwrap_or(0));
+    Duration::from_millis(random % ceiling + 1)
+}
+
+/// 408, 429, 449 and 503 (including the SDK's own for a failed connection) are Cosmos being
+/// unreachable or busy for now; anything else is a fault to look at.
+fn is_transient(error: &CosmosError) -> bool {
+    let status = error.status();
+    status.is_transient() || status.is_gone() || u16::from(status.status_code()) >= 500
+}
+
+fn classify(error: CosmosError) -> CartError {
+    if is_transient(&error) {
+        CartError::Unavailable(Box::new(error))
+    } else {
+        CartError::Failed(Box::new(error))
+    }
+}
+
+#[async_trait::async_trait]
+impl CartStore for CosmosCartStore {
+    async fn lines(&self, owner: CartOwner) -> Result<Vec<CartLine>, CartError> {
+        self.guarded(async {
+            match self.read(&document_id(owner)).await? {
+                Found::Missing => Ok(Vec::new()),
+                Found::Cart(cart) => cart
+                    .cart_lines()
+                    .map_err(|error| CartError::Failed(Box::new(error))),
+            }
+        })
+        .await
+    }
+
+    async fn add(&self, owner: CartOwner, line: CartLine) -> Result<(), CartError> {
+        self.guarded(self.change(owner, |cart| cart.add(&line)))
+            .await
+    }
+
+    async fn remove(&self, owner: CartOwner, course: CourseId) -> Result<(), CartError> {
+        self.guarded(self.change(owner, |cart| cart.remove(course)))
+            .await
+    }
+
+    async fn clear(&self, owner: CartOwner) -> Result<(), CartError> {
+        self.guarded(self.delete(&document_id(owner))).await
+    }
+
+    async fn merge(&self, visitor: CartId, user: UserId) -> Result<(), CartError> {
+        let visitor = CartOwner::Visitor(visitor);
+        self.guarded(async {
+            let visitor_id = document_id(visitor);
+            let Found::Cart(visitor_cart) = self.read(&visitor_id).await? else {
+                return Ok(());
+            };
+            let lines = visitor_cart
+                .cart_lines()
+                .map_err(|error| CartError::Failed(Box::new(error)))?;
+            // The user's cart is written first: if the delete below fails, the visitor's cart is
+            // merged again at the next login (adding is idempotent), so nothing is lost either way.
+            self.change(CartOwner::User(user), |cart| cart.add_all(&lines))
+                .await?;
+            self.delete(&visitor_id).await
+        })
+        .await
+    }
+}

@@ -15,6 +15,21 @@ impl TestApp {
             .await
     }
 
+    /// Removes the seeded course `n` from this client's cart with the cart page's form.
+    pub async fn remove_from_cart(&self, n: u32) -> Page {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+            .bind(seed::course(n).slug)
+            .fetch_one(&self.pool)
+            .await
+            .expect("id");
+        let token = self.get("/cart").await.csrf_token();
+        self.post_form(
+            &format!("/cart/items/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await
+    }
+
     pub async fn cart_slugs(&self) -> Vec<String> {
         let page = self.get("/cart").await;
         assert_eq!(page.status, 200);
@@ -82,19 +97,9 @@ async fn a_line_can_be_removed() {
     let app = TestApp::seeded().await;
     app.add_to_cart(3).await;
     app.add_to_cart(4).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
-        .bind(seed::course(3).slug)
-        .fetch_one(&app.pool)
-        .await
-        .expect("id");
-    let token = app.get("/cart").await.csrf_token();
-    let removed = app
-        .post_form(
-            &format!("/cart/items/{id}/delete"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let removed = app.remove_from_cart(3).await;
     assert_eq!(removed.status, 303);
+    let token = app.get("/cart").await.csrf_token();
     assert_eq!(app.cart_slugs().await, vec![seed::course(4).slug]);
     let bad = app
         .post_form("/cart/items/not-a-number/delete", &[("csrf_token", &token)])
@@ -169,16 +174,7 @@ async fn unpublished_courses_cannot_be_added_and_leave_the_total() {
     assert_eq!(refused.status, 404);
 
     // the line that can no longer be bought can still be removed
-    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
-        .bind(seed::course(3).slug)
-        .fetch_one(&app.pool)
-        .await
-        .expect("id");
-    app.post_form(
-        &format!("/cart/items/{id}/delete"),
-        &[("csrf_token", &token)],
-    )
-    .await;
+    app.remove_from_cart(3).await;
     assert!(app.get("/cart").await.body.contains("Your cart is empty"));
 }
 

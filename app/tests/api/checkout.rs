@@ -12,13 +12,7 @@ impl TestApp {
     pub async fn check_out(&self, card: &str) -> Page {
         let form = self.get("/checkout").await;
         assert_eq!(form.status, 200, "{}", form.body);
-        let key = form
-            .body
-            .split(r#"name="idempotency_key" value=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("an idempotency key")
-            .to_string();
+        let key = form.idempotency_key();
         self.post_form(
             "/checkout",
             &[
@@ -80,13 +74,7 @@ async fn the_same_checkout_submitted_twice_makes_one_order() {
     app.register("ada@example.com", "Ada", PASSWORD).await;
     app.add_to_cart(3).await;
     let form = app.get("/checkout").await;
-    let key = form
-        .body
-        .split(r#"name="idempotency_key" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("key")
-        .to_string();
+    let key = form.idempotency_key();
     let fields = [
         ("csrf_token", form.csrf_token()),
         ("idempotency_key", key),

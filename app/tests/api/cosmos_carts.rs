@@ -87,6 +87,8 @@ async fn a_cosmos_outage_leaves_browsing_and_orders_working_and_loses_no_cart() 
         303
     );
     app.add_to_cart(6).await;
+    // a checkout form opened before the outage and submitted during it
+    let form = app.get("/checkout").await;
 
     proxy.cut();
     // browsing, search and order history do not need the cart
@@ -119,6 +121,18 @@ async fn a_cosmos_outage_leaves_browsing_and_orders_working_and_loses_no_cart() 
     let checkout = app.get("/checkout").await;
     assert_eq!(checkout.status, 503, "checkout refuses clearly");
     assert!(checkout.body.contains("Your cart is unavailable right now"));
+    let paid = app
+        .post_form(
+            "/checkout",
+            &[
+                ("csrf_token", &form.csrf_token()),
+                ("idempotency_key", &form.idempotency_key()),
+                ("card_number", SimulatedPaymentGateway::APPROVED_CARD),
+            ],
+        )
+        .await;
+    assert_eq!(paid.status, 503, "no order without the cart: {}", paid.body);
+    assert!(paid.body.contains("Your cart is unavailable right now"));
 
     let ready = app.get("/readyz").await;
     assert_eq!(

@@ -389,11 +389,20 @@ impl Page {
 
     /// The CSRF token of the first form on the page.
     pub fn csrf_token(&self) -> String {
+        self.hidden_field("csrf_token")
+    }
+
+    /// The checkout form's key, which makes a resubmitted form one order.
+    pub fn idempotency_key(&self) -> String {
+        self.hidden_field("idempotency_key")
+    }
+
+    fn hidden_field(&self, name: &str) -> String {
         self.body
-            .split(r#"name="csrf_token" value=""#)
+            .split(&format!(r#"name="{name}" value=""#))
             .nth(1)
             .and_then(|rest| rest.split('"').next())
-            .expect("the page has a form with a CSRF token")
+            .unwrap_or_else(|| panic!("the page has a form with a {name} field"))
             .to_string()
     }
 

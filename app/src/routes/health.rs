@@ -43,7 +43,7 @@ struct StoreStatus {
 /// after one second, and a probe that times out tells the platform less than a prompt "down".
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 
-async fn check<E: std::fmt::Display>(
+async fn check<E: std::error::Error>(
     name: &'static str,
     role: &'static str,
     critical: bool,
@@ -52,7 +52,7 @@ async fn check<E: std::fmt::Display>(
     let started = Instant::now();
     let outcome = match tokio::time::timeout(STORE_CHECK_TIMEOUT, probe).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(error)) => Err(with_causes(&error)),
         Err(_) => Err(format!(
             "no answer within {} ms",
             STORE_CHECK_TIMEOUT.as_millis()
@@ -66,6 +66,26 @@ async fn check<E: std::fmt::Display>(
         latency_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
         error: outcome.err(),
     }
+}
+
+/// "the cart store is unavailable: Cosmos DB did not answer within 2s": the error and what caused
+/// it, so ops see why without reading logs (first line of each, at most three, 300 characters).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    const LONGEST: usize = 300;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    for _ in 0..2 {
+        let Some(cause) = source else { break };
+        let line = cause.to_string();
+        text.push_str(": ");
+        text.push_str(line.lines().next().unwrap_or_default());
+        source = cause.source();
+    }
+    if let Some((cut, _)) = text.char_indices().nth(LONGEST) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 /// `GET /readyz`: each store this step uses, checked side by side. 503 when a store the shop

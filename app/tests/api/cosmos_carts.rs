@@ -142,6 +142,9 @@ async fn a_cosmos_outage_leaves_browsing_and_orders_working_and_loses_no_cart() 
     let ready: serde_json::Value = serde_json::from_str(&ready.body).expect("json");
     assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["stores"][1]["status"], "down");
+    let why = ready["stores"][1]["error"].as_str().unwrap_or_default();
+    eprintln!("readyz says: {why}");
+    assert!(why.starts_with("the cart store is unavailable: "), "{why}");
 
     proxy.restore();
     assert!(

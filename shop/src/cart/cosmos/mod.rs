@@ -91,9 +91,10 @@ impl CosmosCartStore {
             .await
     }
 
-    /// For `/readyz`: reads the cart container's properties.
+    /// For `/readyz`: reads the cart container's properties. It asks Cosmos even while the store
+    /// cools down after a failure, so the probe tells the truth, and a success ends the outage.
     pub async fn ping(&self) -> Result<(), CartError> {
-        self.guarded(async {
+        self.timed(async {
             let container = self.container().await?;
             container.read(None).await.map_err(classify)?;
             Ok(())
@@ -127,10 +128,18 @@ impl CosmosCartStore {
         &self,
         operation: impl Future<Output = Result<T, CartError>>,
     ) -> Result<T, CartError> {
-        let outage = &self.inner.outage;
-        if outage.skip() {
+        if self.inner.outage.skip() {
             return Err(CartError::Unavailable(Box::new(CoolingDown)));
         }
+        self.timed(operation).await
+    }
+
+    /// Runs one operation within the time budget and records whether Cosmos answered.
+    async fn timed<T>(
+        &self,
+        operation: impl Future<Output = Result<T, CartError>>,
+    ) -> Result<T, CartError> {
+        let outage = &self.inner.outage;
         let budget = self.inner.settings.timeout;
         let result = match tokio::time::timeout(budget, operation).await {
             Ok(result) => result,

@@ -79,3 +79,22 @@ start_cosmos_local() {
   cat "$log" >&2
   die "the local Cosmos DB server did not start (its log is above)"
 }
+
+# --- Redis (the cache, from step 3) ---------------------------------------------------------------
+redis_up() { redis-cli -h 127.0.0.1 -p "${1:-6379}" ping 2>/dev/null | grep -q PONG; }
+
+# Make sure Redis answers on 127.0.0.1:6379; start the machine's redis-server (nothing kept on disk) if
+# it is installed but stopped. Sets REDIS_STARTED=1 when this call started it.
+ensure_redis() {
+  REDIS_STARTED=
+  redis_up && return 0
+  command -v redis-server >/dev/null 2>&1 || die "Redis is not running and redis-server is not installed: apt-get install redis-server, or point REDIS_URL at a running server."
+  say "Redis is not answering; starting redis-server on 127.0.0.1:6379 (in memory only)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/courseshop-redis.log >&2 || true
+  for _ in $(seq 1 50); do
+    if redis_up; then REDIS_STARTED=1; return 0; fi
+    sleep 0.1
+  done
+  die "Redis did not start on 127.0.0.1:6379 (see /tmp/courseshop-redis.log)"
+}

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use shop::accounts::Accounts;
+use shop::cache::Redis;
 use shop::cart::{CartService, CartStore, CosmosCartStore, PostgresCartStore};
 use shop::catalog::{Catalog, Teaching};
 use shop::database;
@@ -41,28 +42,40 @@ pub struct Stores {
     pub pool: PgPool,
     /// Set when carts live in Cosmos DB (step 2 on).
     pub cosmos_carts: Option<CosmosCartStore>,
+    /// Set when the cache is Redis (step 3 on).
+    pub redis: Option<Redis>,
 }
 
 impl Stores {
     /// Connections are made lazily: the shop starts, and browsing works, while a store is down.
-    pub fn from_settings(settings: &Settings) -> Stores {
-        Stores {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Stores> {
+        Ok(Stores {
             pool: database::connect_lazily(&settings.database),
             cosmos_carts: settings.cosmos.clone().map(CosmosCartStore::new),
-        }
+            redis: settings
+                .redis
+                .clone()
+                .map(Redis::new)
+                .transpose()
+                .context("REDIS_URL is not a Redis URL the client accepts")?,
+        })
     }
 }
 
 impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
-        Application::build_with(settings, Stores::from_settings(settings)).await
+        Application::build_with(settings, Stores::from_settings(settings)?).await
     }
 
     pub async fn build_with(settings: &Settings, stores: Stores) -> anyhow::Result<Application> {
         let listener = TcpListener::bind((settings.host, settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
-        let Stores { pool, cosmos_carts } = stores;
+        let Stores {
+            pool,
+            cosmos_carts,
+            redis,
+        } = stores;
         let catalog = Data::new(Catalog::new(pool.clone()));
         let accounts = Data::new(Accounts::new(pool.clone()));
         let cart_store: Arc<dyn CartStore> = match (settings.topology.cart_store, &cosmos_carts) {
@@ -83,6 +96,7 @@ impl Application {
         };
         let probes = Data::new(Probes {
             cosmos: cosmos_carts,
+            redis: redis.clone(),
         });
         let carts = CartService::new(
             cart_store,

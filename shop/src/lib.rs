@@ -2,6 +2,7 @@
 //! enrollment worker). One folder per area of the shop; see DESIGN.md §2.
 
 pub mod accounts;
+pub mod cache;
 pub mod cart;
 pub mod catalog;
 pub mod database;
@@ -9,5 +10,6 @@ pub mod enrollment;
 pub mod ids;
 pub mod money;
 pub mod orders;
+pub mod outage;
 pub mod settings;
 pub mod topology;

@@ -22,6 +22,21 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Set when the topology keeps carts in Cosmos DB (tutorial step 2 on).
     pub cosmos: Option<CosmosSettings>,
+    /// Set when the topology caches in Redis (tutorial step 3 on).
+    pub redis: Option<RedisSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL`: `redis://host:6379/0`, or `rediss://` for TLS (Azure Cache for Redis); a
+    /// password in it stays hidden.
+    pub url: Secret,
+    /// `REDIS_KEY_PREFIX` (default `courseshop:`): every key starts with it, so several shops (and
+    /// the tests) can share one server.
+    pub key_prefix: String,
+    /// `REDIS_TIMEOUT_MS` (default 250): the longest a request waits for Redis before it goes on
+    /// without the cache. Redis answers in well under a millisecond when it is healthy.
+    pub timeout: Duration,
 }
 
 /// Where and how the shop reaches Azure Cosmos DB for NoSQL.
@@ -179,12 +194,17 @@ impl Settings {
             CartStoreKind::Cosmos => Some(cosmos_from(&env)?),
             CartStoreKind::Postgres => None,
         };
+        let redis = match topology.cache {
+            CacheMode::Redis => Some(redis_from(&env)?),
+            CacheMode::Off => None,
+        };
         Ok(Settings {
             host,
             port,
             database,
             topology,
             cosmos,
+            redis,
             sessions: SessionSettings {
                 key: match env.optional("SESSION_KEY") {
                     Some(key) if key.chars().count() >= 64 => Some(Secret(key)),
@@ -260,6 +280,41 @@ fn log_format_from(env: &Env<'_>) -> Result<LogFormat, SettingsError> {
                 reason: "expected pretty or json".to_string(),
             });
         }
+    })
+}
+
+fn redis_from(env: &Env<'_>) -> Result<RedisSettings, SettingsError> {
+    let url = env.required(
+        "REDIS_URL",
+        "the cache is Redis at this step: set it, e.g. redis://127.0.0.1:6379 (./scripts/run does)",
+    )?;
+    let url = url.trim().to_string();
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err(SettingsError::Invalid {
+            variable: "REDIS_URL",
+            value: "<hidden>".to_string(),
+            reason: "expected a redis:// or rediss:// (TLS) URL".to_string(),
+        });
+    }
+    let key_prefix = env
+        .optional("REDIS_KEY_PREFIX")
+        .unwrap_or_else(|| "courseshop:".to_string());
+    if key_prefix.chars().any(char::is_whitespace) {
+        return Err(SettingsError::Invalid {
+            variable: "REDIS_KEY_PREFIX",
+            value: key_prefix,
+            reason: "a prefix without spaces, e.g. courseshop:".to_string(),
+        });
+    }
+    Ok(RedisSettings {
+        url: Secret(url),
+        key_prefix,
+        timeout: Duration::from_millis(env.parsed_in(
+            "REDIS_TIMEOUT_MS",
+            250,
+            10..=10_000,
+            "milliseconds from 10 to 10000",
+        )?),
     })
 }
 
@@ -539,7 +594,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .ends_with("run SHOP_STEP=2 or lower, or leave the switch unset")
+                .ends_with("run SHOP_STEP=3 or lower, or leave the switch unset")
         );
         let error =
             settings(&[URL, ("SHOP_STEP", "0"), ("ENROLLMENT", "async")]).expect_err("must fail");
@@ -653,6 +708,47 @@ mod tests {
     }
 
     #[test]
+    fn redis_settings_are_read_only_when_the_cache_is_redis() {
+        let step2 = settings(&[
+            URL,
+            ("SHOP_STEP", "2"),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+        ])
+        .expect("valid");
+        assert!(step2.redis.is_none());
+        let error = settings(&[URL, ("CACHE", "redis")]).expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("REDIS_URL is not set"),
+            "{error}"
+        );
+        let error = settings(&[
+            URL,
+            ("CACHE", "redis"),
+            ("REDIS_URL", "http://x:secret@cache"),
+        ])
+        .expect_err("must fail");
+        assert!(!error.to_string().contains("secret"), "{error}");
+        let redis = settings(&[
+            URL,
+            ("CACHE", "redis"),
+            (
+                "REDIS_URL",
+                "rediss://:secret@cache.redis.cache.windows.net:6380",
+            ),
+        ])
+        .expect("valid")
+        .redis
+        .expect("redis settings");
+        assert_eq!(redis.key_prefix, "courseshop:");
+        assert_eq!(redis.timeout, Duration::from_millis(250));
+        assert!(
+            !format!("{redis:?}").contains("secret"),
+            "Debug hides the password"
+        );
+    }
+
+    #[test]
     fn blank_values_count_as_unset() {
         let settings = settings(&[
             URL,
@@ -660,6 +756,7 @@ mod tests {
             ("SHOP_STEP", ""),
             ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
             ("COSMOS_KEY", "c2VjcmV0"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
         ])
         .expect("valid settings");
         assert_eq!(settings.port, 8080);

@@ -180,7 +180,7 @@ pub struct Topology {
 
 impl Topology {
     /// The furthest tutorial step whose pieces this build contains.
-    pub const LAST_BUILT_STEP: Step = Step::CartsInCosmos;
+    pub const LAST_BUILT_STEP: Step = Step::Redis;
 
     /// The first piece of this topology that the build does not contain, as `VARIABLE=value`.
     pub fn missing_piece(&self) -> Option<(String, Step)> {
@@ -249,17 +249,14 @@ mod tests {
     }
 
     #[test]
-    fn steps_up_to_cosmos_carts_are_built_and_later_steps_are_not() {
+    fn steps_up_to_redis_are_built_and_later_steps_are_not() {
         assert_eq!(Step::Monolith.preset().missing_piece(), None);
         assert_eq!(Step::AzureSetup.preset().missing_piece(), None);
         assert_eq!(Step::CartsInCosmos.preset().missing_piece(), None);
-        assert_eq!(
-            Step::Redis.preset().missing_piece(),
-            Some(("CACHE=redis".to_string(), Step::Redis))
-        );
+        assert_eq!(Step::Redis.preset().missing_piece(), None);
         assert_eq!(
             Step::AsyncMessaging.preset().missing_piece(),
-            Some(("CACHE=redis".to_string(), Step::Redis))
+            Some(("ENROLLMENT=async".to_string(), Step::AsyncMessaging))
         );
     }
 

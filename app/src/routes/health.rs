@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpResponse;
 use actix_web::web::Data;
 use serde::Serialize;
+use shop::cache::Redis;
 use shop::cart::CosmosCartStore;
 use sqlx::PgPool;
 
@@ -18,6 +19,7 @@ pub async fn healthz() -> HttpResponse {
 /// The stores `/readyz` checks besides PostgreSQL, as the topology picked them.
 pub struct Probes {
     pub cosmos: Option<CosmosCartStore>,
+    pub redis: Option<Redis>,
 }
 
 #[derive(Serialize)]
@@ -109,8 +111,25 @@ pub async fn readyz(pool: Data<PgPool>, probes: Data<Probes>) -> HttpResponse {
             None => None,
         }
     };
-    let (postgres, cosmos) = tokio::join!(postgres, cosmos);
-    let stores: Vec<StoreStatus> = std::iter::once(postgres).chain(cosmos).collect();
+    let redis = async {
+        match &probes.redis {
+            Some(redis) => Some(
+                check(
+                    "redis",
+                    "cache: catalog and carts; sessions, login limits",
+                    false,
+                    redis.ping(),
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (postgres, cosmos, redis) = tokio::join!(postgres, cosmos, redis);
+    let stores: Vec<StoreStatus> = std::iter::once(postgres)
+        .chain(cosmos)
+        .chain(redis)
+        .collect();
     let ready = stores
         .iter()
         .all(|store| store.status == "up" || !store.critical);

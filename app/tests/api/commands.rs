@@ -49,11 +49,11 @@ fn a_step_that_is_not_built_is_refused_not_downgraded() {
         "DATABASE_URL",
         "postgres://postgres@127.0.0.1:5432/postgres",
     );
-    let output = courseshop(&[], &[url, ("SHOP_STEP", "3")]);
+    let output = courseshop(&[], &[url, ("SHOP_STEP", "4")]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
-        message.contains("CACHE=redis belongs to tutorial step 3"),
+        message.contains("ENROLLMENT=async belongs to tutorial step 4"),
         "{message}"
     );
     assert!(
@@ -94,6 +94,7 @@ fn services_lists_what_the_step_needs() {
     };
     assert_eq!(list(&[("SHOP_STEP", "0")]), "postgres\n");
     assert_eq!(list(&[("SHOP_STEP", "2")]), "postgres\ncosmos\n");
+    assert_eq!(list(&[("SHOP_STEP", "3")]), "postgres\ncosmos\nredis\n");
     assert_eq!(
         list(&[("SHOP_STEP", "2"), ("CART_STORE", "postgres")]),
         "postgres\n"

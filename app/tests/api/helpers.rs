@@ -174,8 +174,10 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
-    /// Held for its `Drop`, which removes the database when the test ends.
-    pub database: TestDatabase,
+    /// Held for its `Drop`, which removes the database when the test ends (shared by instances).
+    pub database: Arc<TestDatabase>,
+    /// What this instance was started with, so a second instance can share its stores.
+    pub settings: Settings,
 }
 
 impl TestApp {
@@ -219,6 +221,51 @@ impl TestApp {
     pub async fn with_cosmos_carts_behind(proxy: &TcpProxy) -> TestApp {
         let cosmos = TestCosmos::behind(proxy);
         TestApp::start(TestDatabase::seeded().await, None, cosmos.overrides()).await
+    }
+
+    /// The app at step 3: carts in Cosmos DB, catalog and carts cached in Redis under a key prefix
+    /// of the test's own, sessions and login limits in Redis.
+    pub async fn with_redis() -> TestApp {
+        TestApp::with_redis_from(TestRedis::new()).await
+    }
+
+    /// Step 3 reaching Redis through `proxy`, so a test can cut Redis away.
+    pub async fn with_redis_behind(proxy: &TcpProxy) -> TestApp {
+        TestApp::with_redis_from(TestRedis::behind(proxy)).await
+    }
+
+    async fn with_redis_from(redis: TestRedis) -> TestApp {
+        let mut overrides = TestCosmos::new().overrides();
+        overrides.extend(redis.overrides());
+        TestApp::start(TestDatabase::seeded().await, None, overrides).await
+    }
+
+    /// A second instance of the shop on its own port, sharing this one's database, Cosmos DB and
+    /// Redis (as two replicas behind a load balancer do), with a browser of its own.
+    pub async fn another_instance(&self) -> TestApp {
+        let application = Application::build(&self.settings)
+            .await
+            .expect("the second instance starts");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address,
+            client: client(),
+            pool: self.pool.clone(),
+            database: self.database.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// Moves this browser's cookies to `other` (the same person, now served by another instance).
+    pub fn continue_on(&self, other: &TestApp) -> TestApp {
+        TestApp {
+            address: other.address.clone(),
+            client: self.client.clone(),
+            pool: other.pool.clone(),
+            database: other.database.clone(),
+            settings: other.settings.clone(),
+        }
     }
 
     /// The app over a catalog of `courses` seeded courses of its own (slower than `seeded`).
@@ -272,7 +319,8 @@ impl TestApp {
             address,
             client: client(),
             pool: database.pool().await,
-            database,
+            database: Arc::new(database),
+            settings,
         }
     }
 
@@ -498,6 +546,49 @@ impl TestCosmos {
             .cosmos
             .expect("step 2 has Cosmos settings")
     }
+}
+
+/// Keys of the test's own in the suite's Redis (`TEST_REDIS_URL`, default the machine's server).
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    pub fn new() -> TestRedis {
+        TestRedis {
+            url: redis_url(),
+            prefix: format!("courseshop_test_{}:", Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The same server reached through `proxy`.
+    pub fn behind(proxy: &TcpProxy) -> TestRedis {
+        TestRedis {
+            url: format!("redis://{}", proxy.address),
+            ..TestRedis::new()
+        }
+    }
+
+    /// The address of the real server, for a proxy to forward to.
+    pub fn upstream() -> String {
+        redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SHOP_STEP", "3".to_string()),
+            ("REDIS_URL", self.url.clone()),
+            ("REDIS_KEY_PREFIX", self.prefix.clone()),
+        ]
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 
 /// The Cosmos DB emulator's published key: the local server checks no key, but the SDK signs with one.

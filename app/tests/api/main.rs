@@ -10,5 +10,6 @@ mod cosmos_carts;
 mod errors;
 mod helpers;
 mod operations;
+mod redis_cache;
 mod seed;
 mod teach;

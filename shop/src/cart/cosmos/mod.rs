@@ -7,7 +7,6 @@
 
 mod connection;
 mod document;
-mod outage;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,10 +18,10 @@ use tokio::sync::OnceCell;
 
 use super::{CartError, CartId, CartLine, CartOwner, CartStore};
 use crate::ids::{CourseId, UserId};
+use crate::outage::Outage;
 use crate::settings::CosmosSettings;
 pub use connection::{ClientBuilderFactory, ConnectError, cart_container_properties};
 pub use document::{CartDocument, USER_CART_TTL_SECONDS, VISITOR_CART_TTL_SECONDS, document_id};
-use outage::Outage;
 
 /// Attempts at one change before giving up on a cart that others keep changing under it (the
 /// time budget of the request ends it sooner if Cosmos is slow).

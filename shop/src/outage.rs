@@ -1,13 +1,14 @@
-//! Remembers that Cosmos DB just failed, so the pages that follow do not each wait for it again.
+//! Remembers that a store just failed, so the requests that follow do not each wait for it again.
 //!
-//! Every page shows the cart's size in its header. Without this, a Cosmos outage would make every
-//! page of the shop wait out the cart timeout; with it, one request in each `COOL_DOWN` tries
-//! Cosmos and the others answer "cart unavailable" at once, and the first success closes it.
+//! Every page shows the cart's size in its header and may read the cache. Without this, an outage
+//! of Cosmos DB or Redis would make every page wait out that store's timeout; with it, one request
+//! in each `COOL_DOWN` tries the store and the others go on without it at once, and the first
+//! success closes it.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long after a failure requests skip Cosmos: short, so a recovered service is used again
+/// How long after a failure requests skip the store: short, so a recovered service is used again
 /// within a couple of seconds, without anyone restarting the app.
 pub const COOL_DOWN: Duration = Duration::from_secs(2);
 

@@ -1,0 +1,155 @@
+//! Redis, the shop's distributed cache from tutorial step 3 (DESIGN §4): one connection per process,
+//! multiplexed and reconnecting by itself, shared by every instance of the shop.
+//!
+//! Redis is never the source of truth. Every call here is bounded by a short timeout, and after a
+//! failure the cache is skipped for a moment (`Outage`), so a Redis outage makes pages slower,
+//! never wrong and never stuck.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, RedisError};
+use tokio::sync::OnceCell;
+
+use crate::outage::Outage;
+use crate::settings::RedisSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Redis cannot be reached or did not answer in time: go on without it.
+    #[error("Redis is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("Redis refused the command")]
+    Failed(#[source] RedisError),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Redis did not answer within {0:?}")]
+pub struct TimedOut(Duration);
+
+#[derive(Debug, thiserror::Error)]
+#[error("Redis failed moments ago; skipping it until it has had a moment")]
+pub struct CoolingDown;
+
+/// A handle on Redis; cheap to clone.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: RedisSettings,
+    client: Client,
+    /// Made on first use, so the shop starts while Redis is down; then it reconnects by itself.
+    connection: OnceCell<ConnectionManager>,
+    outage: Outage,
+}
+
+impl Redis {
+    pub fn new(settings: RedisSettings) -> Result<Redis, CacheError> {
+        let client = Client::open(settings.url.expose()).map_err(CacheError::Failed)?;
+        Ok(Redis {
+            inner: Arc::new(Inner {
+                settings,
+                client,
+                connection: OnceCell::new(),
+                outage: Outage::default(),
+            }),
+        })
+    }
+
+    /// A key in this shop's namespace (`REDIS_KEY_PREFIX`), so shops and tests can share a server.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.settings.key_prefix)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
+        let timeout = self.inner.settings.timeout;
+        self.inner
+            .connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout)
+                    // reconnecting is retried in the background; a request never waits for it
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.inner.client.clone(), config).await
+            })
+            .await
+            .cloned()
+            .map_err(classify)
+    }
+
+    /// Runs one command within the timeout, skipping Redis while it is known to be down.
+    pub async fn run<T, F, Fut>(&self, command: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        if self.inner.outage.skip() {
+            return Err(CacheError::Unavailable(Box::new(CoolingDown)));
+        }
+        self.attempt(command).await
+    }
+
+    /// Runs one command within the timeout and records whether Redis answered.
+    async fn attempt<T, F, Fut>(&self, command: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let timeout = self.inner.settings.timeout;
+        let attempt = async {
+            let connection = self.connection().await?;
+            command(connection).await.map_err(classify)
+        };
+        let result = match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(CacheError::Unavailable(Box::new(TimedOut(timeout)))),
+        };
+        match &result {
+            Err(CacheError::Unavailable(_)) => self.inner.outage.failed(),
+            _ => self.inner.outage.succeeded(),
+        }
+        result
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        self.run(|mut redis| async move { redis.get(key).await })
+            .await
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
+        let seconds = ttl.as_secs().max(1);
+        self.run(|mut redis| async move { redis.set_ex(key, value, seconds).await })
+            .await
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        self.run(|mut redis| async move { redis.del(key).await })
+            .await
+    }
+
+    /// `PING`, for `/readyz`; asks even while cooling down, so the probe tells the truth.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.attempt(|mut redis| async move {
+            redis::cmd("PING").query_async::<String>(&mut redis).await
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+fn classify(error: RedisError) -> CacheError {
+    if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+    {
+        CacheError::Unavailable(Box::new(error))
+    } else {
+        CacheError::Failed(error)
+    }
+}

@@ -14,20 +14,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
-use crate::session::ShopSession;
+use crate::session::{ShopSession, random_token};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsrfToken(String);
 
 impl CsrfToken {
     pub fn generate() -> Result<CsrfToken, AppError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|error| {
+        random_token().map(CsrfToken).map_err(|error| {
             AppError::Internal(anyhow::anyhow!("no randomness for a CSRF token: {error}"))
-        })?;
-        Ok(CsrfToken(
-            bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        ))
+        })
     }
 
     pub(crate) fn from_session(token: String) -> CsrfToken {
@@ -72,6 +68,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
             )
             };
             let session = session?;
+            // the token cannot be checked, and what the form does would not be kept either
+            if session.unavailable() {
+                return Err(AppError::SessionUnavailable.into());
+            }
             let form = form.await.map_err(|error| {
                 if matches!(error.as_response_error().status_code().as_u16(), 413) {
                     error

@@ -4,6 +4,8 @@
 //! page or JSON, ours or actix-web's own (unknown route, wrong method, oversized body), into the
 //! shop's HTML error page, so a visitor never sees a bare status or a stack trace.
 
+use std::time::Duration;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -12,6 +14,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use shop::accounts::TooManyAttempts;
 use shop::cart::{CartError, CartServiceError};
 use shop::catalog::{CatalogError, CatalogQueryError, LISTED_RESULTS_LABEL};
 use shop::database::StoreError;
@@ -34,6 +37,12 @@ pub enum AppError {
     /// The cart's store is down; browsing goes on.
     #[error("the cart is unavailable")]
     CartUnavailable,
+    /// The session store (Redis, step 3) is down: what needs a session waits; browsing goes on.
+    #[error("sessions are unavailable")]
+    SessionUnavailable,
+    /// The login limit refused the attempt before the password was checked.
+    #[error("too many sign-in attempts")]
+    TooManyAttempts { retry_after: Duration },
     #[error("an unexpected error")]
     Internal(#[source] anyhow::Error),
 }
@@ -49,7 +58,10 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
-            AppError::Unavailable(_) | AppError::CartUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::CartUnavailable | AppError::SessionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +88,15 @@ impl ResponseError for AppError {
                  You can keep browsing courses meanwhile."
                     .to_string()
             }
+            AppError::SessionUnavailable => {
+                "Signing in is unavailable for a moment, so this could not be done. Please try again \
+                 in a minute; you can keep browsing courses meanwhile."
+                    .to_string()
+            }
+            AppError::TooManyAttempts { retry_after } => format!(
+                "Too many sign-in attempts. Try again in {}.",
+                in_minutes(*retry_after)
+            ),
             AppError::Internal(error) => {
                 tracing::error!(error = ?error, "request failed");
                 "Something went wrong on our side. It has been logged; please try again."
@@ -83,8 +104,14 @@ impl ResponseError for AppError {
             }
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, AppError::Unavailable(_) | AppError::CartUnavailable) {
-            response.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            AppError::Unavailable(_) | AppError::CartUnavailable | AppError::SessionUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            AppError::TooManyAttempts { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
+            }
+            _ => {}
         }
         let mut response = response.finish();
         response.extensions_mut().insert(Explanation(explanation));
@@ -113,6 +140,22 @@ impl From<CartServiceError> for AppError {
             }
             CartServiceError::Store(error) => error.into(),
         }
+    }
+}
+
+impl From<TooManyAttempts> for AppError {
+    fn from(refused: TooManyAttempts) -> AppError {
+        AppError::TooManyAttempts {
+            retry_after: refused.retry_after,
+        }
+    }
+}
+
+/// "1 minute", "15 minutes": a wait rounded up to whole minutes, never "0 minutes".
+fn in_minutes(wait: Duration) -> String {
+    match wait.as_secs().div_ceil(60).max(1) {
+        1 => "1 minute".to_string(),
+        minutes => format!("{minutes} minutes"),
     }
 }
 
@@ -238,4 +281,18 @@ fn render_error_page<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, response).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_rounded_up_to_whole_minutes() {
+        assert_eq!(in_minutes(Duration::from_secs(1)), "1 minute");
+        assert_eq!(in_minutes(Duration::from_secs(60)), "1 minute");
+        assert_eq!(in_minutes(Duration::from_secs(61)), "2 minutes");
+        assert_eq!(in_minutes(Duration::from_secs(900)), "15 minutes");
+        assert_eq!(in_minutes(Duration::ZERO), "1 minute");
+    }
 }

@@ -13,6 +13,7 @@ use askama::Template;
 
 use shop::accounts::{Accounts, User};
 use shop::cart::CartService;
+use shop::catalog::Source;
 use shop::topology::Topology;
 
 use crate::error::AppError;
@@ -41,6 +42,8 @@ pub struct Layout {
     pub cart_store: &'static str,
     pub cache: &'static str,
     pub enrollment: &'static str,
+    /// Where this page's catalog data came from, when the catalog is cached (step 3).
+    pub served_from: Option<&'static str>,
 }
 
 impl Layout {
@@ -59,7 +62,17 @@ impl Layout {
             cart_store: topology.cart_store_label(),
             cache: topology.cache_label(),
             enrollment: topology.enrollment_label(),
+            served_from: None,
         }
+    }
+
+    /// Notes where the page's catalog data came from; shown only when there is a cache to tell
+    /// apart from the database.
+    pub fn served(mut self, source: Source) -> Layout {
+        if self.cache != "none" {
+            self.served_from = Some(source.label());
+        }
+        self
     }
 
     /// For pages rendered outside a handler (the error pages): no user, no forms.
@@ -90,9 +103,14 @@ pub struct Visitor {
 impl Visitor {
     /// The signed-in user, or a trip to the login page that comes back to `path`.
     pub fn signed_in(&self, path: &str) -> Result<&User, AppError> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| AppError::SignInRequired(path.to_string()))
+        self.user.as_ref().ok_or_else(|| {
+            if self.session.unavailable() {
+                // they may well be signed in: sending them to a login that cannot work helps nobody
+                AppError::SessionUnavailable
+            } else {
+                AppError::SignInRequired(path.to_string())
+            }
+        })
     }
 
     pub fn layout(&self, title: impl Into<String>) -> Layout {

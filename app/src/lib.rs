@@ -3,9 +3,13 @@
 pub mod csrf;
 pub mod error;
 pub mod layout;
+pub mod metrics;
 pub mod query_string;
 pub mod routes;
 pub mod security_headers;
 pub mod session;
+pub mod session_store;
 pub mod startup;
+pub mod statement_counter;
 pub mod telemetry;
+pub mod visitor_cart;

@@ -1,38 +1,53 @@
 //! What the shop keeps in a visitor's session, behind typed methods.
 //!
 //! At steps 0-2 the session is an encrypted, signed cookie (nothing server-side to lose); from
-//! step 3 it moves to Redis so app instances are interchangeable.
+//! step 3 it moves to Redis so app instances are interchangeable (see `session_store`).
 
 use actix_session::Session;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use std::future::{Ready, ready};
+use std::rc::Rc;
 
 use shop::cart::{CartId, CartOwner};
 use shop::ids::UserId;
 
 use crate::csrf::CsrfToken;
 use crate::error::AppError;
+use crate::session_store::SessionHealth;
+use crate::visitor_cart::VisitorCart;
 
 const USER: &str = "user_id";
 const CSRF: &str = "csrf_token";
-const CART: &str = "cart_id";
 const FLASH: &str = "flash";
 
-pub struct ShopSession(Session);
+pub struct ShopSession {
+    session: Session,
+    /// The anonymous cart's id, kept in a cookie of its own (`visitor_cart.rs`), not the session.
+    visitor_cart: Option<Rc<VisitorCart>>,
+    /// The session store could not be read: this visitor counts as anonymous for now.
+    unavailable: bool,
+}
 
 impl ShopSession {
+    /// Whether the visitor's session could not be loaded (Redis down): pages treat them as
+    /// anonymous, and whatever needs their session (a form, a signed-in page) says it is
+    /// unavailable for a moment rather than sign them in again.
+    pub fn unavailable(&self) -> bool {
+        self.unavailable
+    }
+
     /// The signed-in user, if any. A session that cannot be read counts as signed out.
     pub fn user_id(&self) -> Option<UserId> {
-        self.0.get::<i64>(USER).ok().flatten().map(UserId)
+        self.session.get::<i64>(USER).ok().flatten().map(UserId)
     }
 
     /// Signs `user` in under a new session id, so a session fixed before login is worth nothing.
     pub fn log_in(&self, user: UserId) -> Result<(), AppError> {
-        self.0.renew();
-        self.0.insert(USER, user.0).map_err(unwritable)?;
+        self.session.renew();
+        self.session.insert(USER, user.0).map_err(unwritable)?;
         // a new token too: one seen before login does not carry over
-        self.0
+        self.session
             .insert(CSRF, CsrfToken::generate()?.as_str())
             .map_err(unwritable)?;
         Ok(())
@@ -40,16 +55,18 @@ impl ShopSession {
 
     /// Ends the session entirely (cookie removed).
     pub fn log_out(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 
     /// This session's CSRF token, made on first use.
     pub fn csrf_token(&self) -> Result<CsrfToken, AppError> {
-        if let Some(token) = self.0.get::<String>(CSRF).ok().flatten() {
+        if let Some(token) = self.session.get::<String>(CSRF).ok().flatten() {
             return Ok(CsrfToken::from_session(token));
         }
         let token = CsrfToken::generate()?;
-        self.0.insert(CSRF, token.as_str()).map_err(unwritable)?;
+        self.session
+            .insert(CSRF, token.as_str())
+            .map_err(unwritable)?;
         Ok(token)
     }
 
@@ -62,35 +79,37 @@ impl ShopSession {
         if let Some(cart) = self.visitor_cart() {
             return Ok(Some(CartOwner::Visitor(cart)));
         }
-        if !create {
+        let Some(cookie) = self.visitor_cart.as_ref().filter(|_| create) else {
             return Ok(None);
-        }
+        };
         let cart = CartId::new();
-        self.0.insert(CART, cart).map_err(unwritable)?;
+        cookie.set(cart);
         Ok(Some(CartOwner::Visitor(cart)))
     }
 
     /// The cart this browser filled before signing in, to merge at login.
     pub fn visitor_cart(&self) -> Option<CartId> {
-        self.0.get::<CartId>(CART).ok().flatten()
+        self.visitor_cart.as_ref().and_then(|cookie| cookie.get())
     }
 
     pub fn forget_visitor_cart(&self) {
-        self.0.remove(CART);
+        if let Some(cookie) = &self.visitor_cart {
+            cookie.forget();
+        }
     }
 
     /// A one-line message for the next page (post/redirect/get).
     pub fn flash(&self, message: &str) -> Result<(), AppError> {
-        self.0.insert(FLASH, message).map_err(unwritable)
+        self.session.insert(FLASH, message).map_err(unwritable)
     }
 
     pub fn take_flash(&self) -> Option<String> {
-        self.0.remove_as::<String>(FLASH).and_then(Result::ok)
+        self.session.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 
     /// The stored token without making one (a POST from a session with none is refused).
     pub fn stored_csrf_token(&self) -> Option<CsrfToken> {
-        self.0
+        self.session
             .get::<String>(CSRF)
             .ok()
             .flatten()
@@ -110,7 +129,18 @@ impl FromRequest for ShopSession {
         ready(
             Session::from_request(request, payload)
                 .into_inner()
-                .map(ShopSession),
+                .map(|session| ShopSession {
+                    session,
+                    visitor_cart: VisitorCart::of(request),
+                    unavailable: SessionHealth::unreadable(request),
+                }),
         )
     }
+}
+
+/// 32 random bytes from the operating system as 64 hex digits: unguessable tokens and session keys.
+pub(crate) fn random_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

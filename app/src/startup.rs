@@ -3,21 +3,19 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_session::SessionMiddleware;
-use actix_session::storage::CookieSessionStore;
-use actix_web::cookie::{Key, SameSite};
+use actix_web::cookie::Key;
 use actix_web::dev::Server;
-use actix_web::middleware::Compress;
+use actix_web::middleware::{Compress, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
-use shop::accounts::Accounts;
+use shop::accounts::{Accounts, LoginLimiter};
 use shop::cache::Redis;
-use shop::cart::{CartService, CartStore, CosmosCartStore, PostgresCartStore};
-use shop::catalog::{Catalog, Teaching};
+use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore};
+use shop::catalog::{Catalog, CatalogCache, Teaching};
 use shop::database;
 use shop::enrollment::Enrollments;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
@@ -26,10 +24,14 @@ use shop::topology::CartStoreKind;
 
 use crate::error::{AppError, error_pages};
 use crate::layout::ShopInfo;
+use crate::metrics;
 use crate::routes;
+use crate::routes::accounts::LoginThrottle;
 use crate::routes::health::Probes;
 use crate::security_headers::security_headers;
+use crate::session_store::{self, Sessions};
 use crate::telemetry::ShopRootSpan;
+use crate::visitor_cart::{VisitorCartCookie, keep_visitor_cart};
 
 /// A bound, not yet running, web server. Binding first lets the tests ask for port 0 and learn the port.
 pub struct Application {
@@ -76,7 +78,16 @@ impl Application {
             cosmos_carts,
             redis,
         } = stores;
-        let catalog = Data::new(Catalog::new(pool.clone()));
+        // step 3: the catalog's pages read through Redis, and instructors' changes invalidate them
+        let catalog_cache = redis.clone().map(CatalogCache::new);
+        let (catalog, teaching) = match &catalog_cache {
+            Some(cache) => (
+                Catalog::with_cache(pool.clone(), cache.clone()),
+                Teaching::with_cache(pool.clone(), cache.clone()),
+            ),
+            None => (Catalog::new(pool.clone()), Teaching::new(pool.clone())),
+        };
+        let (catalog, teaching) = (Data::new(catalog), Data::new(teaching));
         let accounts = Data::new(Accounts::new(pool.clone()));
         let cart_store: Arc<dyn CartStore> = match (settings.topology.cart_store, &cosmos_carts) {
             (CartStoreKind::Cosmos, Some(store)) => {
@@ -94,6 +105,11 @@ impl Application {
             }
             (CartStoreKind::Postgres, _) => Arc::new(PostgresCartStore::new(pool.clone())),
         };
+        // step 3: the cart read through Redis, the store written first
+        let cart_store: Arc<dyn CartStore> = match &redis {
+            Some(redis) => Arc::new(CachedCartStore::new(cart_store, redis.clone())),
+            None => cart_store,
+        };
         let probes = Data::new(Probes {
             cosmos: cosmos_carts,
             redis: redis.clone(),
@@ -110,33 +126,46 @@ impl Application {
         ));
         let carts = Data::new(carts);
         let orders = Data::new(Orders::new(pool.clone()));
-        let teaching = Data::new(Teaching::new(pool.clone()));
         let enrollments = Data::new(Enrollments::new(pool.clone()));
-        let session_key = session_key(settings);
-        let cookie_secure = settings.sessions.cookie_secure;
+        // step 3: sessions and the login limit in Redis; before, cookie sessions and no limit
+        let key = session_key(settings);
+        let sessions = Sessions::new(redis.clone(), key.clone(), settings.sessions.cookie_secure);
+        let visitor_cart_cookie = Data::new(VisitorCartCookie {
+            key,
+            secure: settings.sessions.cookie_secure,
+        });
+        let login_throttle = Data::new(LoginThrottle {
+            limiter: match (&redis, &settings.redis) {
+                (Some(redis), Some(redis_settings)) => {
+                    LoginLimiter::new(redis.clone(), redis_settings.login_limits)
+                }
+                _ => LoginLimiter::off(),
+            },
+            trust_forwarded_for: settings.trust_forwarded_for,
+        });
         let pool = Data::new(pool);
         let info = Data::new(ShopInfo {
             topology: settings.topology,
         });
         let server = HttpServer::new(move || {
             App::new()
+                // the session innermost, its guard around it, so error pages render the guard's answers
+                .wrap(sessions.middleware())
+                .wrap(from_fn(keep_visitor_cart))
+                .wrap(from_fn(session_store::guard))
                 // outermost first: the request span wraps everything, error pages get security headers
                 .wrap(error_pages())
                 .wrap(security_headers())
                 .wrap(Compress::default())
-                .wrap(
-                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
-                        .cookie_name("courseshop_session".to_string())
-                        .cookie_secure(cookie_secure)
-                        .cookie_http_only(true)
-                        .cookie_same_site(SameSite::Lax)
-                        .build(),
-                )
                 .wrap(TracingLogger::<ShopRootSpan>::new())
+                // outside everything else, so its status is the one sent and its time is the whole
+                .wrap(from_fn(metrics::record_requests))
                 // forms are small; anything larger is refused (413) before it is read
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
                 .app_data(catalog.clone())
                 .app_data(accounts.clone())
+                .app_data(login_throttle.clone())
+                .app_data(visitor_cart_cookie.clone())
                 .app_data(carts.clone())
                 .app_data(checkout.clone())
                 .app_data(orders.clone())

@@ -8,24 +8,42 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 use shop::settings::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` filters as usual (default: info, quieter libraries).
+use crate::statement_counter;
+
+/// Installs the global subscriber: the logs, and the statement counter behind `/metrics`.
+/// `RUST_LOG` filters the logs as usual (default: info, quieter libraries).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // try_init: the tests start many apps in one process, and only the first may install it
-    let _ = match format {
-        LogFormat::Pretty => builder.with_target(false).try_init(),
-        LogFormat::Json => builder
+    let logs = match format {
+        LogFormat::Pretty => fmt::layer().with_target(false).boxed(),
+        LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
+            .boxed(),
     };
+    // a filter per layer, not one for the subscriber: sqlx's statement events are counted
+    // although the log filter hides them
+    // try_init: the tests start many apps in one process, and only the first may install it
+    let _ = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(statement_counter::layer())
+        .try_init();
+}
+
+/// Installs only the statement counter, for a process that writes no logs (the tests, unless
+/// `TEST_LOG` is set): without a subscriber, sqlx's statement events go nowhere.
+pub fn init_without_logs() {
+    let _ = tracing_subscriber::registry()
+        .with(statement_counter::layer())
+        .try_init();
 }
 
 /// The root span of every request (tracing-actix-web's, with a request id), plus its latency.

@@ -64,6 +64,13 @@ async fn the_journey_works_with_carts_in_cosmos_db_in_a_real_browser() {
     assert_eq!(rows, 0, "at step 2 no cart may be kept in PostgreSQL");
 }
 
+/// Tutorial step 3: Cosmos DB carts behind Redis, the catalog cached, sessions in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_works_with_redis_in_a_real_browser() {
+    let app = TestApp::with_redis().await;
+    journey_in_a_real_browser(&app, "step3").await;
+}
+
 async fn journey_in_a_real_browser(app: &TestApp, label: &str) {
     for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         assert!(

@@ -17,6 +17,8 @@ pub fn connect_lazily(settings: &DatabaseSettings) -> PgPool {
         .acquire_timeout(settings.acquire_timeout)
         // a connection that died with the server is noticed before it is handed out
         .test_before_acquire(true)
+        // statement logging stays on (sqlx's default, DEBUG): `courseshop_postgres_queries_total`
+        // counts those events, so `disable_statement_logging()` here would stop the count
         // named, so `pg_stat_activity` shows which connections are the shop's
         .connect_lazy_with(
             settings

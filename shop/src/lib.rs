@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod database;
 pub mod enrollment;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod outage;

@@ -7,9 +7,30 @@ pub const CURRENCY: &str = "USD";
 
 /// An amount in cents. Never negative: the catalog has no negative prices and orders only add them up
 /// (the columns it is read from carry `CHECK (… >= 0)`, so a decoded value keeps that promise too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::Type)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    sqlx::Type,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "i64")]
 #[sqlx(transparent)]
 pub struct Money(i64);
+
+impl TryFrom<i64> for Money {
+    type Error = MoneyError;
+    fn try_from(cents: i64) -> Result<Money, MoneyError> {
+        Money::from_cents(cents)
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MoneyError {

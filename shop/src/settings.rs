@@ -20,6 +20,11 @@ pub struct Settings {
     pub topology: Topology,
     pub log_format: LogFormat,
     pub sessions: SessionSettings,
+    /// `TRUST_FORWARDED_FOR` (default false): whether the client's address (for the login limit)
+    /// is the one the proxy in front reports in `X-Forwarded-For` rather than the TCP peer's. Only
+    /// true behind a proxy that always sets it (Azure Container Apps' ingress): anywhere else the
+    /// header is whatever the client chose to send.
+    pub trust_forwarded_for: bool,
     /// Set when the topology keeps carts in Cosmos DB (tutorial step 2 on).
     pub cosmos: Option<CosmosSettings>,
     /// Set when the topology caches in Redis (tutorial step 3 on).
@@ -37,6 +42,20 @@ pub struct RedisSettings {
     /// `REDIS_TIMEOUT_MS` (default 250): the longest a request waits for Redis before it goes on
     /// without the cache. Redis answers in well under a millisecond when it is healthy.
     pub timeout: Duration,
+    pub login_limits: LoginLimits,
+}
+
+/// How many failed sign-ins are let through in a fixed window, counted in Redis (step 3 on). The
+/// earlier steps have no limiter at all: only argon2's cost slows guessing there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// `LOGIN_LIMIT_PER_ACCOUNT` (default 5): failures for one email address, from anywhere.
+    pub per_account: u32,
+    /// `LOGIN_LIMIT_PER_ADDRESS` (default 30): failures from one client address, whatever the
+    /// emails (one machine trying many accounts); higher, as a school or office shares an address.
+    pub per_address: u32,
+    /// `LOGIN_LIMIT_WINDOW_SECS` (default 900): the window, counted from its first failure.
+    pub window: Duration,
 }
 
 /// Where and how the shop reaches Azure Cosmos DB for NoSQL.
@@ -221,6 +240,7 @@ impl Settings {
                 },
                 cookie_secure: env.parsed("COOKIE_SECURE", Some(false), "true or false")?,
             },
+            trust_forwarded_for: env.parsed("TRUST_FORWARDED_FOR", Some(false), "true or false")?,
             log_format: log_format_from(&env)?,
         })
     }
@@ -315,6 +335,26 @@ fn redis_from(env: &Env<'_>) -> Result<RedisSettings, SettingsError> {
             10..=10_000,
             "milliseconds from 10 to 10000",
         )?),
+        login_limits: LoginLimits {
+            per_account: env.parsed_in(
+                "LOGIN_LIMIT_PER_ACCOUNT",
+                5,
+                1..=1000,
+                "a number of attempts from 1 to 1000",
+            )?,
+            per_address: env.parsed_in(
+                "LOGIN_LIMIT_PER_ADDRESS",
+                30,
+                1..=100_000,
+                "a number of attempts from 1 to 100000",
+            )?,
+            window: Duration::from_secs(env.parsed_in(
+                "LOGIN_LIMIT_WINDOW_SECS",
+                900,
+                1..=86_400,
+                "seconds from 1 to 86400",
+            )?),
+        },
     })
 }
 
@@ -745,6 +785,42 @@ mod tests {
         assert!(
             !format!("{redis:?}").contains("secret"),
             "Debug hides the password"
+        );
+    }
+
+    #[test]
+    fn login_limits_come_with_redis_and_name_a_bad_value() {
+        let redis = [
+            URL,
+            ("CACHE", "redis"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ];
+        let defaults = settings(&redis).expect("valid");
+        assert!(!defaults.trust_forwarded_for);
+        assert_eq!(
+            defaults.redis.expect("redis settings").login_limits,
+            LoginLimits {
+                per_account: 5,
+                per_address: 30,
+                window: Duration::from_secs(900),
+            }
+        );
+        for variable in [
+            "LOGIN_LIMIT_PER_ACCOUNT",
+            "LOGIN_LIMIT_PER_ADDRESS",
+            "LOGIN_LIMIT_WINDOW_SECS",
+        ] {
+            let error =
+                settings(&[redis[0], redis[1], redis[2], (variable, "0")]).expect_err("must fail");
+            assert!(
+                error.to_string().starts_with(&format!("{variable}=\"0\"")),
+                "{error}"
+            );
+        }
+        let error = settings(&[URL, ("TRUST_FORWARDED_FOR", "yes")]).expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("TRUST_FORWARDED_FOR="),
+            "{error}"
         );
     }
 

@@ -73,9 +73,9 @@ pub async fn courses(
     // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
     let raw: RawCatalogQuery = query_string::parse(request.query_string())?;
     let query = CatalogQuery::parse(raw)?;
-    let results = catalog.search(&query).await?;
+    let results = catalog.search_page(&query).await?;
     let categories = catalog.categories().await?;
-    let pagination = Pagination::new(&query, &results);
+    let pagination = Pagination::new(&query, &results.value);
     let title = match &query.text {
         Some(text) => format!("“{text}” — courses"),
         None => "Courses".to_string(),
@@ -83,9 +83,10 @@ pub async fn courses(
     Ok(CoursesPage {
         layout: visitor
             .layout(title)
-            .with_search(query.text.as_deref().unwrap_or("")),
+            .with_search(query.text.as_deref().unwrap_or(""))
+            .served(results.source),
         query,
-        results,
+        results: results.value,
         categories,
         pagination,
         levels: Level::ALL,
@@ -167,9 +168,10 @@ pub async fn course(
         )
     };
     let slug = CourseSlug::parse(&slug).map_err(|_| not_found())?;
-    let course = catalog.course(&slug).await?.ok_or_else(not_found)?;
+    let fetched = catalog.course_page(&slug).await?;
+    let course = fetched.value.ok_or_else(not_found)?;
     Ok(CoursePage {
-        layout: visitor.layout(course.title.clone()),
+        layout: visitor.layout(course.title.clone()).served(fetched.source),
         course,
     })
 }

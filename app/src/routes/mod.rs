@@ -1,11 +1,12 @@
 //! HTTP in, a domain call, a page out. One file per page group.
 
-mod accounts;
+pub mod accounts;
 mod assets;
 mod cart;
 mod catalog;
 pub mod health;
 mod home;
+mod metrics;
 mod orders;
 mod teach;
 
@@ -40,6 +41,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(accounts::logout))
         .route("/healthz", read().to(health::healthz))
         .route("/readyz", read().to(health::readyz))
+        .route("/metrics", read().to(metrics::metrics))
         .route("/static/{file}", read().to(assets::asset));
 }
 

@@ -226,17 +226,27 @@ impl TestApp {
     /// The app at step 3: carts in Cosmos DB, catalog and carts cached in Redis under a key prefix
     /// of the test's own, sessions and login limits in Redis.
     pub async fn with_redis() -> TestApp {
-        TestApp::with_redis_from(TestRedis::new()).await
+        TestApp::with_redis_from(TestRedis::new(), &[]).await
     }
 
     /// Step 3 reaching Redis through `proxy`, so a test can cut Redis away.
     pub async fn with_redis_behind(proxy: &TcpProxy) -> TestApp {
-        TestApp::with_redis_from(TestRedis::behind(proxy)).await
+        TestApp::with_redis_from(TestRedis::behind(proxy), &[]).await
     }
 
-    async fn with_redis_from(redis: TestRedis) -> TestApp {
+    /// Step 3 with more settings, e.g. `[("LOGIN_LIMIT_WINDOW_SECS", "2")]`.
+    pub async fn with_redis_and(settings: &[(&'static str, &str)]) -> TestApp {
+        TestApp::with_redis_from(TestRedis::new(), settings).await
+    }
+
+    async fn with_redis_from(redis: TestRedis, settings: &[(&'static str, &str)]) -> TestApp {
         let mut overrides = TestCosmos::new().overrides();
         overrides.extend(redis.overrides());
+        overrides.extend(
+            settings
+                .iter()
+                .map(|(name, value)| (*name, value.to_string())),
+        );
         TestApp::start(TestDatabase::seeded().await, None, overrides).await
     }
 
@@ -250,6 +260,17 @@ impl TestApp {
         tokio::spawn(application.run_until_stopped());
         TestApp {
             address,
+            client: client(),
+            pool: self.pool.clone(),
+            database: self.database.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// Another browser (cookies of its own) on this same instance, with every `TestApp` helper.
+    pub fn other_browser_app(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
             client: client(),
             pool: self.pool.clone(),
             database: self.database.clone(),
@@ -599,6 +620,9 @@ fn telemetry_for_tests() {
     // logs only when asked for: TEST_LOG=1 cargo test
     if std::env::var("TEST_LOG").is_ok() {
         app::telemetry::init(shop::settings::LogFormat::Pretty);
+    } else {
+        // `courseshop_postgres_queries_total` counts through tracing, logs or not
+        app::telemetry::init_without_logs();
     }
 }
 

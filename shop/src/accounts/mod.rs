@@ -2,12 +2,14 @@
 
 mod display_name;
 mod email;
+mod login_limit;
 pub mod password;
 mod postgres;
 mod user;
 
 pub use display_name::{DisplayName, DisplayNameError};
 pub use email::{Email, EmailError};
+pub use login_limit::{Attempt, LoginLimiter, TooManyAttempts};
 pub use password::{Password, PasswordError};
 pub use postgres::{Accounts, LoginError, NewAccount, RegisterError};
 pub use user::{Role, User};

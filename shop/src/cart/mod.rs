@@ -1,10 +1,12 @@
 //! The cart: what a visitor means to buy. Stored behind `CartStore`, because the tutorial moves it:
-//! PostgreSQL at steps 0-1 (`postgres.rs`), Cosmos DB from step 2 (`cosmos/`).
+//! PostgreSQL at steps 0-1 (`postgres.rs`), Cosmos DB from step 2 (`cosmos/`), cached in Redis from
+//! step 3 (`cached.rs`).
 //!
 //! A store only stores lines. The rules — a course must be for sale, a student cannot add a course
 //! they own, prices come from the catalog — live in `CartService` (`service.rs`), the same for
 //! every store.
 
+mod cached;
 pub mod cosmos;
 mod postgres;
 mod service;
@@ -16,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{CourseId, UserId};
 use crate::money::Money;
 
+pub use cached::CachedCartStore;
 pub use cosmos::CosmosCartStore;
 pub use postgres::PostgresCartStore;
 pub use service::{AddOutcome, CartService, CartServiceError, CartView, PricedLine};

@@ -1,13 +1,14 @@
 //! What the catalog shows of a course: a card in lists, the full page on its own.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{CategorySlug, CourseSlug, Level};
 use crate::ids::CourseId;
 use crate::money::Money;
 
 /// A course as it appears in a list: enough to choose, not to decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CourseCard {
     pub id: CourseId,
     pub slug: CourseSlug,
@@ -21,7 +22,7 @@ pub struct CourseCard {
 }
 
 /// A course's own page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Course {
     pub id: CourseId,
     pub slug: CourseSlug,
@@ -49,9 +50,17 @@ impl Course {
 }
 
 /// How long a course's videos and exercises take, in whole minutes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[serde(try_from = "i32")]
 #[sqlx(transparent)]
 pub struct Duration(i32);
+
+impl TryFrom<i32> for Duration {
+    type Error = &'static str;
+    fn try_from(minutes: i32) -> Result<Duration, Self::Error> {
+        Duration::from_minutes(minutes).ok_or("a duration is a positive number of minutes")
+    }
+}
 
 impl Duration {
     pub fn from_minutes(minutes: i32) -> Option<Duration> {

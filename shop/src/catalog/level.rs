@@ -1,7 +1,9 @@
 use std::fmt;
 
 /// How much a student should already know before taking a course.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize,
+)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Level {
     Beginner,

@@ -1,5 +1,6 @@
 //! The course catalog: what is for sale, found by search, filters and pages.
 
+mod cached;
 mod category;
 mod course;
 mod level;
@@ -10,6 +11,7 @@ mod seed_data;
 mod slug;
 pub mod teaching;
 
+pub use cached::{CatalogCache, Fetched, Source};
 pub use category::Category;
 pub use course::{Course, CourseCard, Duration};
 pub use level::Level;

@@ -2,6 +2,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use super::cached::{CatalogCache, Fetched, Source};
 use super::query::{CatalogQuery, LISTED_RESULTS, PAGE_SIZE, PageNumber, Sort};
 use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
 use crate::database::StoreError;
@@ -29,7 +30,7 @@ impl From<sqlx::Error> for CatalogError {
 }
 
 /// How many courses match a search, on every page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MatchCount {
     Exactly(i64),
     /// More than `LISTED_RESULTS`: counting further would cost more than the number is worth.
@@ -47,7 +48,7 @@ impl MatchCount {
 }
 
 /// One page of a catalog search.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct SearchResults {
     pub courses: Vec<CourseCard>,
     pub matches: MatchCount,
@@ -65,6 +66,8 @@ impl SearchResults {
 #[derive(Clone)]
 pub struct Catalog {
     pool: PgPool,
+    /// From step 3: pages are read through Redis (`cached.rs`).
+    cache: Option<CatalogCache>,
 }
 
 /// A query for `CourseCard`s: their columns and joins, then the caller's clauses (string literals,
@@ -110,11 +113,55 @@ macro_rules! search_courses {
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Catalog {
-        Catalog { pool }
+        Catalog { pool, cache: None }
     }
 
-    /// Every category, in the shop's chosen order.
+    /// A catalog whose pages are cached in Redis.
+    pub fn with_cache(pool: PgPool, cache: CatalogCache) -> Catalog {
+        Catalog {
+            pool,
+            cache: Some(cache),
+        }
+    }
+
+    /// A course's page, through the cache when there is one. (`course` always reads PostgreSQL:
+    /// the cart prices from it and must not see a cached price.)
+    pub async fn course_page(
+        &self,
+        slug: &CourseSlug,
+    ) -> Result<Fetched<Option<Course>>, StoreError> {
+        match &self.cache {
+            Some(cache) => cache.course(slug, || self.course(slug)).await,
+            None => Ok(Fetched {
+                value: self.course(slug).await?,
+                source: Source::Database,
+            }),
+        }
+    }
+
+    /// One page of a catalog search, through the cache when there is one.
+    pub async fn search_page(
+        &self,
+        query: &CatalogQuery,
+    ) -> Result<Fetched<SearchResults>, CatalogError> {
+        match &self.cache {
+            Some(cache) => cache.page(query, || self.search(query)).await,
+            None => Ok(Fetched {
+                value: self.search(query).await?,
+                source: Source::Database,
+            }),
+        }
+    }
+
+    /// Every category, in the shop's chosen order (through the cache when there is one).
     pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        match &self.cache {
+            Some(cache) => cache.categories(|| self.categories_from_database()).await,
+            None => self.categories_from_database().await,
+        }
+    }
+
+    async fn categories_from_database(&self) -> Result<Vec<Category>, StoreError> {
         Ok(sqlx::query_as!(
             Category,
             r#"SELECT id AS "id: _", slug AS "slug: _", name, description

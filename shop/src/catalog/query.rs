@@ -70,8 +70,22 @@ impl Sort {
 }
 
 /// A page number, 1-based and positive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "i64")]
 pub struct PageNumber(i64);
+
+impl TryFrom<i64> for PageNumber {
+    type Error = &'static str;
+    fn try_from(page: i64) -> Result<PageNumber, Self::Error> {
+        if page >= 1 {
+            Ok(PageNumber(page))
+        } else {
+            Err("a page number starts at 1")
+        }
+    }
+}
 
 impl PageNumber {
     pub const FIRST: PageNumber = PageNumber(1);

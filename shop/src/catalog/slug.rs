@@ -43,9 +43,18 @@ pub fn slugify(title: &str) -> String {
 macro_rules! slug_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+        // read back from the cache through `parse`, so a cached value is as valid as a parsed one
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String")]
         #[sqlx(transparent)]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = SlugError;
+            fn try_from(input: String) -> Result<Self, SlugError> {
+                Self::parse(&input)
+            }
+        }
 
         impl $name {
             pub fn parse(input: &str) -> Result<Self, SlugError> {

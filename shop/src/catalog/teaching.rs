@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{CategorySlug, CourseSlug, Level, slugify};
+use super::{CatalogCache, CategorySlug, CourseSlug, Level, slugify};
 use crate::database::StoreError;
 use crate::ids::UserId;
 use crate::money::Money;
@@ -177,11 +177,28 @@ fn found(rows: u64) -> Result<(), TeachError> {
 #[derive(Clone)]
 pub struct Teaching {
     pool: PgPool,
+    /// From step 3: told of every change, so no instance serves the old page.
+    cache: Option<CatalogCache>,
 }
 
 impl Teaching {
     pub fn new(pool: PgPool) -> Teaching {
-        Teaching { pool }
+        Teaching { pool, cache: None }
+    }
+
+    /// Teaching that invalidates the cached catalog on every change it makes.
+    pub fn with_cache(pool: PgPool, cache: CatalogCache) -> Teaching {
+        Teaching {
+            pool,
+            cache: Some(cache),
+        }
+    }
+
+    /// A course's page and every list page change with it.
+    async fn changed(&self, slug: &CourseSlug) {
+        if let Some(cache) = &self.cache {
+            cache.course_changed(slug).await;
+        }
     }
 
     /// The instructor's courses, most recently changed first.
@@ -304,7 +321,9 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        found(updated)
+        found(updated)?;
+        self.changed(slug).await;
+        Ok(())
     }
 
     /// Publishing puts the course in the catalog; unpublishing takes it out (past orders keep it).
@@ -323,7 +342,9 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        found(updated)
+        found(updated)?;
+        self.changed(slug).await;
+        Ok(())
     }
 
     async fn category_exists(&self, slug: &CategorySlug) -> Result<bool, StoreError> {

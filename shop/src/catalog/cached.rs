@@ -1,0 +1,278 @@
+//! Cache-aside for the catalog's pages in Redis (tutorial step 3).
+//!
+//! A page's data is looked up in Redis first; on a miss it is read from PostgreSQL and stored with
+//! a TTL (with jitter, so entries written together do not expire together). Changes come from
+//! instructors only, and every change invalidates at once: the course's own entry is deleted and
+//! the catalog version is bumped, which every list-page key contains, so all list pages of the old
+//! version are simply never read again (they expire by themselves). Every instance of the shop sees
+//! the change on its next request.
+//!
+//! A hot miss does not stampede PostgreSQL: the first request takes a short lock in Redis and
+//! rebuilds; the others wait a moment for its value instead of querying too.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::query::CatalogQuery;
+use super::{Category, Course, CourseSlug, SearchResults};
+use crate::cache::{CacheError, Redis};
+use crate::metrics;
+
+/// A course page changes only when its instructor edits it, which invalidates it at once: the TTL
+/// only bounds how long a missed invalidation (Redis unreachable at that moment) could last.
+const COURSE_TTL: Duration = Duration::from_secs(30 * 60);
+/// A course that is not there (a mistyped or unpublished link): kept briefly, so a crawler
+/// requesting it again and again does not reach PostgreSQL each time.
+const MISSING_COURSE_TTL: Duration = Duration::from_secs(60);
+/// List pages are many (query × filters × sort × page) and each is cheap to drop.
+const PAGE_TTL: Duration = Duration::from_secs(10 * 60);
+/// Categories change only with a migration or seed.
+const CATEGORIES_TTL: Duration = Duration::from_secs(60 * 60);
+/// How long a rebuilding request holds the lock; a crashed one frees it by expiry.
+const REBUILD_LOCK: Duration = Duration::from_secs(5);
+/// How long the others wait for a rebuild, in steps, before reading PostgreSQL themselves.
+const REBUILD_WAIT_STEP: Duration = Duration::from_millis(10);
+const REBUILD_WAIT_STEPS: u32 = 30;
+
+/// Where a page's data came from, shown in the footer at step 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Database,
+}
+
+impl Source {
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Cache => "Redis cache",
+            Source::Database => "PostgreSQL",
+        }
+    }
+}
+
+/// A value and where it came from.
+pub struct Fetched<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+#[derive(Clone)]
+pub struct CatalogCache {
+    redis: Redis,
+}
+
+impl CatalogCache {
+    pub fn new(redis: Redis) -> CatalogCache {
+        CatalogCache { redis }
+    }
+
+    pub async fn course<E, Fut>(
+        &self,
+        slug: &CourseSlug,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Fetched<Option<Course>>, E>
+    where
+        Fut: Future<Output = Result<Option<Course>, E>>,
+    {
+        let key = self.course_key(slug);
+        self.cached("course", key, load, |course: &Option<Course>| {
+            if course.is_some() {
+                COURSE_TTL
+            } else {
+                MISSING_COURSE_TTL
+            }
+        })
+        .await
+    }
+
+    pub async fn page<E, Fut>(
+        &self,
+        query: &CatalogQuery,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Fetched<SearchResults>, E>
+    where
+        Fut: Future<Output = Result<SearchResults, E>>,
+    {
+        let Some(version) = self.version().await else {
+            // without the version no key is safe to read: go to the store
+            metrics::cache_error("catalog_page");
+            return load().await.map(from_database);
+        };
+        let page = query.page_number();
+        let key = self.redis.key(&format!(
+            "catalog:page:v{version}:{}",
+            query.to_query_string(Some(page))
+        ));
+        self.cached("catalog_page", key, load, |_| PAGE_TTL).await
+    }
+
+    pub async fn categories<E, Fut>(&self, load: impl FnOnce() -> Fut) -> Result<Vec<Category>, E>
+    where
+        Fut: Future<Output = Result<Vec<Category>, E>>,
+    {
+        let key = self.redis.key("catalog:categories");
+        Ok(self
+            .cached("categories", key, load, |_| CATEGORIES_TTL)
+            .await?
+            .value)
+    }
+
+    /// After an instructor changed `slug` (edited, published, unpublished): its page and every
+    /// list page are read afresh from the next request on, on every instance. If Redis cannot be
+    /// told now, it is told in the background until it hears it, so a stale page cannot outlive
+    /// the outage by more than its TTL.
+    pub async fn course_changed(&self, slug: &CourseSlug) {
+        if let Err(error) = self.invalidate(slug).await {
+            tracing::warn!(%error, %slug, "could not invalidate the cached catalog; retrying in the background");
+            let cache = self.clone();
+            let slug = slug.clone();
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + COURSE_TTL;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if cache.invalidate(&slug).await.is_ok() {
+                        tracing::info!(%slug, "the cached catalog is invalidated");
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    async fn invalidate(&self, slug: &CourseSlug) -> Result<(), CacheError> {
+        let course = self.course_key(slug);
+        let version = self.redis.key("catalog:version");
+        self.redis
+            .run(|mut redis| async move {
+                redis::pipe()
+                    .atomic()
+                    .del(course)
+                    .ignore()
+                    .incr(version, 1)
+                    .ignore()
+                    .query_async::<()>(&mut redis)
+                    .await
+            })
+            .await
+    }
+
+    fn course_key(&self, slug: &CourseSlug) -> String {
+        self.redis.key(&format!("catalog:course:{slug}"))
+    }
+
+    /// The catalog's version (0 before the first change); `None` when Redis cannot say.
+    async fn version(&self) -> Option<u64> {
+        let key = self.redis.key("catalog:version");
+        match self.redis.get(&key).await {
+            Ok(None) => Some(0),
+            Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok()?.parse().ok(),
+            Err(_) => None,
+        }
+    }
+
+    /// Cache-aside with a single rebuild per key at a time.
+    async fn cached<T, E, Fut>(
+        &self,
+        cache: &'static str,
+        key: String,
+        load: impl FnOnce() -> Fut,
+        ttl: impl Fn(&T) -> Duration,
+    ) -> Result<Fetched<T>, E>
+    where
+        T: Serialize + DeserializeOwned,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        match self.read::<T>(&key).await {
+            Ok(Some(value)) => {
+                metrics::cache_hit(cache);
+                return Ok(from_cache(value));
+            }
+            Ok(None) => metrics::cache_miss(cache),
+            Err(_) => {
+                // Redis is away: the store answers, a little slower
+                metrics::cache_error(cache);
+                return load().await.map(from_database);
+            }
+        }
+        let lock = format!("{key}:rebuilding");
+        let won = self
+            .redis
+            .run(|mut redis| {
+                let lock = lock.clone();
+                async move {
+                    redis::cmd("SET")
+                        .arg(lock)
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(REBUILD_LOCK.as_millis() as u64)
+                        .query_async::<Option<String>>(&mut redis)
+                        .await
+                }
+            })
+            .await;
+        if let Ok(None) = won {
+            // another request is rebuilding this entry: wait a moment for its value
+            for _ in 0..REBUILD_WAIT_STEPS {
+                tokio::time::sleep(REBUILD_WAIT_STEP).await;
+                if let Ok(Some(value)) = self.read::<T>(&key).await {
+                    return Ok(from_cache(value));
+                }
+            }
+        }
+        metrics::cache_rebuild(cache);
+        let value = load().await?;
+        if let Ok(bytes) = serde_json::to_vec(&value) {
+            let _ = self.redis.set(&key, &bytes, with_jitter(ttl(&value))).await;
+        }
+        if let Ok(Some(_)) = won {
+            let _ = self.redis.delete(&lock).await;
+        }
+        Ok(from_database(value))
+    }
+
+    /// A cached value; an entry that no longer decodes (an older shape) counts as a miss.
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        Ok(self
+            .redis
+            .get(key)
+            .await?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+}
+
+fn from_cache<T>(value: T) -> Fetched<T> {
+    Fetched {
+        value,
+        source: Source::Cache,
+    }
+}
+
+fn from_database<T>(value: T) -> Fetched<T> {
+    Fetched {
+        value,
+        source: Source::Database,
+    }
+}
+
+/// ±20 %, so entries written in the same second expire over a spread of time.
+fn with_jitter(ttl: Duration) -> Duration {
+    let random = f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
+    ttl.mul_f64(0.8 + 0.4 * random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_fifth_of_the_ttl() {
+        for _ in 0..1000 {
+            let ttl = with_jitter(Duration::from_secs(100));
+            assert!(ttl >= Duration::from_secs(80) && ttl <= Duration::from_secs(120));
+        }
+    }
+}

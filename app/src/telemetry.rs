@@ -73,6 +73,13 @@ impl RootSpanBuilder for ShopRootSpan {
                 let _entered = span.enter();
                 tracing::info!(status, latency_ms, "request completed");
             }
+            // A redirect made from an error (sign in first: `AppError::SignInRequired`) is the
+            // page working as meant; the default builder would log it as an ERROR.
+            if response.status().is_redirection() {
+                span.record("http.status_code", response.status().as_u16());
+                span.record("otel.status_code", "OK");
+                return;
+            }
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }

@@ -29,16 +29,16 @@ struct Readiness {
 }
 
 #[derive(Serialize)]
-struct StoreStatus {
-    name: &'static str,
-    role: &'static str,
-    /// Whether the shop can serve without it: only then does its outage leave `/readyz` at 200.
-    critical: bool,
-    status: &'static str,
+pub struct StoreStatus {
+    pub name: &'static str,
+    pub role: &'static str,
+    /// Whether the shop cannot serve without it: only a critical store's outage makes `/readyz` 503.
+    pub critical: bool,
+    pub status: &'static str,
     #[serde(rename = "latencyMs")]
-    latency_ms: f64,
+    pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
 /// A store slower than this to answer counts as down: probes (Container Apps, Kubernetes) give up
@@ -70,6 +70,45 @@ async fn check<E: std::error::Error>(
     }
 }
 
+/// Every store this step uses, checked side by side (also shown on `/about/architecture`).
+pub async fn check_stores(pool: &PgPool, probes: &Probes) -> Vec<StoreStatus> {
+    let postgres = check(
+        "postgres",
+        if probes.cosmos.is_some() {
+            "catalog, accounts, orders, enrollments"
+        } else {
+            "catalog, accounts, carts, orders, enrollments"
+        },
+        true,
+        shop::database::ping(pool),
+    );
+    let cosmos = async {
+        match &probes.cosmos {
+            Some(store) => Some(check("cosmos", "carts", false, store.ping()).await),
+            None => None,
+        }
+    };
+    let redis = async {
+        match &probes.redis {
+            Some(redis) => Some(
+                check(
+                    "redis",
+                    "cache: catalog and carts; sessions, login limits",
+                    false,
+                    redis.ping(),
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (postgres, cosmos, redis) = tokio::join!(postgres, cosmos, redis);
+    std::iter::once(postgres)
+        .chain(cosmos)
+        .chain(redis)
+        .collect()
+}
+
 /// "the cart store is unavailable: Cosmos DB did not answer within 2s": the error and what caused
 /// it, so ops see why without reading logs (first line of each, at most three, 300 characters).
 fn with_causes(error: &dyn std::error::Error) -> String {
@@ -95,41 +134,7 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 /// taking every instance out of the load balancer would turn a cart outage into a shop outage.
 #[tracing::instrument(name = "readiness probe", skip_all)]
 pub async fn readyz(pool: Data<PgPool>, probes: Data<Probes>) -> HttpResponse {
-    let postgres = check(
-        "postgres",
-        if probes.cosmos.is_some() {
-            "catalog, accounts, orders, enrollments"
-        } else {
-            "catalog, accounts, carts, orders, enrollments"
-        },
-        true,
-        shop::database::ping(&pool),
-    );
-    let cosmos = async {
-        match &probes.cosmos {
-            Some(store) => Some(check("cosmos", "carts", false, store.ping()).await),
-            None => None,
-        }
-    };
-    let redis = async {
-        match &probes.redis {
-            Some(redis) => Some(
-                check(
-                    "redis",
-                    "cache: catalog and carts; sessions, login limits",
-                    false,
-                    redis.ping(),
-                )
-                .await,
-            ),
-            None => None,
-        }
-    };
-    let (postgres, cosmos, redis) = tokio::join!(postgres, cosmos, redis);
-    let stores: Vec<StoreStatus> = std::iter::once(postgres)
-        .chain(cosmos)
-        .chain(redis)
-        .collect();
+    let stores = check_stores(&pool, &probes).await;
     let ready = stores
         .iter()
         .all(|store| store.status == "up" || !store.critical);

@@ -1,6 +1,7 @@
 //! HTTP in, a domain call, a page out. One file per page group.
 
 pub mod accounts;
+mod architecture;
 mod assets;
 mod cart;
 mod catalog;
@@ -39,6 +40,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/login", read().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))
+        .route("/about/architecture", read().to(architecture::architecture))
         .route("/healthz", read().to(health::healthz))
         .route("/readyz", read().to(health::readyz))
         .route("/metrics", read().to(metrics::metrics))

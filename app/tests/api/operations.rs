@@ -95,3 +95,21 @@ async fn the_shops_connections_are_named_for_pg_stat_activity() {
         .expect("show");
     assert_eq!(name, "courseshop");
 }
+
+#[tokio::test]
+async fn the_architecture_page_names_the_monolith_and_its_one_store() {
+    let app = TestApp::seeded().await;
+    let page = app.get("/about/architecture").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("tutorial step 0 (monolith)"));
+    assert!(page.body.contains("<td>postgres</td>"));
+    assert!(!page.body.contains("<td>redis</td>"));
+    assert!(page.body.contains("No cache at this step"));
+    assert!(
+        app.get("/")
+            .await
+            .body
+            .contains(r#"href="/about/architecture""#),
+        "every page's footer links to it"
+    );
+}

@@ -275,3 +275,35 @@ async fn flush(app: &TestApp) {
             .expect("del");
     }
 }
+
+#[tokio::test]
+async fn the_architecture_page_shows_the_step_its_stores_and_the_cache_at_work() {
+    let app = TestApp::with_redis().await;
+    let path = format!("/courses/{}", seed::course(8).slug);
+    app.get(&path).await;
+    app.get(&path).await;
+    let page = app.get("/about/architecture").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("tutorial step 3 (Redis cache)"),
+        "{}",
+        page.body
+    );
+    for store in ["postgres", "cosmos", "redis"] {
+        assert!(
+            page.body.contains(&format!("<td>{store}</td>")),
+            "{store} is listed"
+        );
+    }
+    let caches = page
+        .body
+        .split(r#"data-testid="caches""#)
+        .nth(1)
+        .expect("the cache figures");
+    assert!(
+        caches.contains(
+            "<td>course pages</td><td>1</td><td>1</td><td>0</td><td>1</td><td>50.0 %</td>"
+        ),
+        "one miss, then one hit: {caches}"
+    );
+}

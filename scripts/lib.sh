@@ -88,7 +88,11 @@ redis_up() { redis-cli -h 127.0.0.1 -p "${1:-6379}" ping 2>/dev/null | grep -q P
 ensure_redis() {
   REDIS_STARTED=
   redis_up && return 0
-  command -v redis-server >/dev/null 2>&1 || die "Redis is not running and redis-server is not installed: apt-get install redis-server, or point REDIS_URL at a running server."
+  if ! command -v redis-server >/dev/null 2>&1; then
+    say "installing redis-server with apt-get"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } >&2 \
+      || die "Redis is not running and redis-server could not be installed (apt-get, needs root): install it, or point REDIS_URL at a running server."
+  fi
   say "Redis is not answering; starting redis-server on 127.0.0.1:6379 (in memory only)"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /tmp --logfile /tmp/courseshop-redis.log >&2 || true

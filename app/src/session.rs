@@ -53,9 +53,12 @@ impl ShopSession {
         Ok(())
     }
 
-    /// Ends the session entirely (cookie removed).
+    /// Ends the session entirely (cookie removed), and forgets the visitor's cart too: a cart that
+    /// could not be merged at login keeps its cookie, and the next person at a shared computer
+    /// must not find the previous person's lines in their cart.
     pub fn log_out(&self) {
         self.session.purge();
+        self.forget_visitor_cart();
     }
 
     /// This session's CSRF token, made on first use.

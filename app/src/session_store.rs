@@ -238,8 +238,7 @@ impl SessionStore for RedisSessionStore {
         let key = self.redis_key(&session_key);
         let seconds = seconds(ttl).as_secs();
         // XX: never bring back a key that has expired or was ended (renewed at sign-in, removed at
-        // sign-out) meanwhile, as a copy of it may be in someone else's hands: the state moves to
-        // a fresh key instead
+        // sign-out) meanwhile, as a copy of it may be in someone else's hands
         let updated = self
             .redis
             .run(|mut redis| async move {
@@ -255,10 +254,16 @@ impl SessionStore for RedisSessionStore {
             .await;
         match updated {
             Ok(Some(_)) => Ok(session_key),
-            Ok(None) => self.save(state, ttl).await.map_err(|error| match error {
-                SaveError::Serialization(error) => UpdateError::Serialization(error),
-                SaveError::Other(error) => UpdateError::Other(error),
-            }),
+            // nor its state: this request read the session before another ended it (a sign-out in
+            // another tab), and moving its `user_id` to a fresh key would sign the browser in
+            // again. The visitor starts a fresh anonymous session instead.
+            Ok(None) => self
+                .save(State::new(), ttl)
+                .await
+                .map_err(|error| match error {
+                    SaveError::Serialization(error) => UpdateError::Serialization(error),
+                    SaveError::Other(error) => UpdateError::Other(error),
+                }),
             Err(error) => outage(Failure::Save, error)
                 .map(|()| session_key)
                 .map_err(UpdateError::Other),

@@ -105,6 +105,13 @@ impl Application {
             }
             (CartStoreKind::Postgres, _) => Arc::new(PostgresCartStore::new(pool.clone())),
         };
+        // Checkout reads the cart from its store, never from a cached copy: what is paid for must
+        // be exactly what the store holds, even if dropping a stale copy failed moments ago.
+        let checkout_carts = CartService::new(
+            cart_store.clone(),
+            Catalog::new(pool.clone()),
+            Enrollments::new(pool.clone()),
+        );
         // step 3: the cart read through Redis, the store written first
         let cart_store: Arc<dyn CartStore> = match &redis {
             Some(redis) => Arc::new(CachedCartStore::new(cart_store, redis.clone())),
@@ -121,7 +128,7 @@ impl Application {
         );
         let checkout = Data::new(Checkout::new(
             pool.clone(),
-            carts.clone(),
+            checkout_carts,
             Arc::new(SimulatedPaymentGateway),
         ));
         let carts = Data::new(carts);

@@ -2,7 +2,8 @@
 //!
 //! It is not kept in the session: from step 3 the session lives in Redis, and Redis may be
 //! flushed or lost at any time. The cart itself is in its store (PostgreSQL or Cosmos DB); with its
-//! id in a cookie, losing Redis signs visitors out but never loses a cart.
+//! id in a cookie, losing Redis signs visitors out but never loses a cart. Like the session cookie,
+//! it ends with the browser session, and logging out forgets it.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,7 +16,6 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 
 use shop::cart::CartId;
-use shop::cart::cosmos::VISITOR_CART_TTL_SECONDS;
 
 const COOKIE_NAME: &str = "courseshop_cart";
 
@@ -81,8 +81,9 @@ pub async fn keep_visitor_cart(
     if state.changed.get() {
         let mut jar = CookieJar::new();
         let cookie = match state.current.get() {
-            Some(CartId(id)) => Cookie::build(COOKIE_NAME, id.simple().to_string())
-                .max_age(CookieDuration::seconds(VISITOR_CART_TTL_SECONDS)),
+            // a browser-session cookie, as the session's was: a shared computer's next user
+            // does not find the last visitor's cart days later
+            Some(CartId(id)) => Cookie::build(COOKIE_NAME, id.simple().to_string()),
             None => Cookie::build(COOKIE_NAME, "").max_age(CookieDuration::ZERO),
         }
         .path("/")

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, RedisError};
-use tokio::sync::OnceCell;
 
 use crate::outage::Outage;
 use crate::settings::RedisSettings;
@@ -42,8 +41,12 @@ pub struct Redis {
 struct Inner {
     settings: RedisSettings,
     client: Client,
-    /// Made on first use, so the shop starts while Redis is down; then it reconnects by itself.
-    connection: OnceCell<ConnectionManager>,
+    /// Made on first use, so the shop starts while Redis is down; then it reconnects by itself
+    /// after a connection error. A connection that goes silent without an error (a half-open
+    /// socket after a failover or a dropped idle flow) is thrown away after a timeout instead.
+    connection: std::sync::Mutex<Option<ConnectionManager>>,
+    /// One request at a time makes a new connection; the others wait for it.
+    connecting: tokio::sync::Mutex<()>,
     outage: Outage,
 }
 
@@ -54,7 +57,8 @@ impl Redis {
             inner: Arc::new(Inner {
                 settings,
                 client,
-                connection: OnceCell::new(),
+                connection: std::sync::Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
                 outage: Outage::default(),
             }),
         })
@@ -65,21 +69,42 @@ impl Redis {
         format!("{}{name}", self.inner.settings.key_prefix)
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
-        let timeout = self.inner.settings.timeout;
+    fn current(&self) -> Option<ConnectionManager> {
         self.inner
             .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(timeout)
-                    .set_response_timeout(timeout)
-                    // reconnecting is retried in the background; a request never waits for it
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.inner.client.clone(), config).await
-            })
+            .lock()
+            .ok()
+            .and_then(|connection| connection.clone())
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let _one_at_a_time = self.inner.connecting.lock().await;
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let timeout = self.inner.settings.timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            // reconnecting is retried in the background; a request never waits for it
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(self.inner.client.clone(), config)
             .await
-            .cloned()
-            .map_err(classify)
+            .map_err(classify)?;
+        if let Ok(mut current) = self.inner.connection.lock() {
+            *current = Some(connection.clone());
+        }
+        Ok(connection)
+    }
+
+    /// Forgets the connection, so the next command makes a new one.
+    fn reconnect(&self) {
+        if let Ok(mut current) = self.inner.connection.lock() {
+            *current = None;
+        }
     }
 
     /// Runs one command within the timeout, skipping Redis while it is known to be down.
@@ -110,7 +135,14 @@ impl Redis {
             Err(_) => Err(CacheError::Unavailable(Box::new(TimedOut(timeout)))),
         };
         match &result {
-            Err(CacheError::Unavailable(_)) => self.inner.outage.failed(),
+            Err(CacheError::Unavailable(_)) => {
+                self.inner.outage.failed();
+                // A healthy Redis answers in well under a millisecond. After a timeout the
+                // connection may be a half-open socket that would never report an error (a
+                // failover, a dropped idle flow): the next command after the cool-down makes a
+                // new one rather than trusting it.
+                self.reconnect();
+            }
             _ => self.inner.outage.succeeded(),
         }
         result

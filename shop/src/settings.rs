@@ -45,16 +45,17 @@ pub struct RedisSettings {
     pub login_limits: LoginLimits,
 }
 
-/// How many failed sign-ins are let through in a fixed window, counted in Redis (step 3 on). The
+/// How many sign-in attempts are let through in a fixed window, counted in Redis (step 3 on). The
 /// earlier steps have no limiter at all: only argon2's cost slows guessing there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
-    /// `LOGIN_LIMIT_PER_ACCOUNT` (default 5): failures for one email address, from anywhere.
+    /// `LOGIN_LIMIT_PER_ACCOUNT` (default 5): attempts for one email address, from anywhere (a
+    /// success clears them).
     pub per_account: u32,
-    /// `LOGIN_LIMIT_PER_ADDRESS` (default 30): failures from one client address, whatever the
+    /// `LOGIN_LIMIT_PER_ADDRESS` (default 30): attempts from one client address, whatever the
     /// emails (one machine trying many accounts); higher, as a school or office shares an address.
     pub per_address: u32,
-    /// `LOGIN_LIMIT_WINDOW_SECS` (default 900): the window, counted from its first failure.
+    /// `LOGIN_LIMIT_WINDOW_SECS` (default 900): the window, counted from its first attempt.
     pub window: Duration,
 }
 

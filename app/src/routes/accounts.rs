@@ -204,8 +204,9 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let email = Email::parse(&form.email).ok();
     let attempt = throttle.attempt(&request, email.as_ref());
-    // before the password: a refused guess costs no hashing either
-    throttle.limiter.check(&attempt).await?;
+    // counted before the password is checked, atomically with the verdict: guesses sent at once
+    // cannot all pass, and a refused guess costs no hashing either
+    throttle.limiter.count_attempt(&attempt).await?;
     // an address that cannot be valid gets the same answer as a wrong password
     let outcome = match &email {
         Some(email) => {
@@ -223,18 +224,16 @@ pub async fn login(
             tracing::info!(user = %user.id, "logged in");
             Ok(see_other(&next))
         }
-        Err(LoginError::InvalidCredentials) => {
-            throttle.limiter.record_failure(&attempt).await;
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &LoginPage {
-                    layout: visitor.layout("Log in"),
-                    email: form.email,
-                    error: Some("That email and password do not match an account.".to_string()),
-                    next,
-                },
-            )
-        }
+        // already counted
+        Err(LoginError::InvalidCredentials) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &LoginPage {
+                layout: visitor.layout("Log in"),
+                email: form.email,
+                error: Some("That email and password do not match an account.".to_string()),
+                next,
+            },
+        ),
         Err(LoginError::Store(error)) => Err(error.into()),
     }
 }

@@ -13,12 +13,13 @@ use azure_data_cosmos::fault_injection::{
 use chrono::{Duration, Utc};
 
 use shop::cart::{
-    CartError, CartId, CartLine, CartOwner, CartStore, CosmosCartStore, PostgresCartStore,
+    CachedCartStore, CartError, CartId, CartLine, CartOwner, CartStore, CosmosCartStore,
+    PostgresCartStore,
 };
 use shop::ids::{CourseId, UserId};
 use shop::money::Money;
 
-use crate::helpers::{TestCosmos, TestDatabase};
+use crate::helpers::{TestCosmos, TestDatabase, TestRedis};
 
 fn line(course: i64, cents: i64, minutes_ago: i64) -> CartLine {
     CartLine {
@@ -265,5 +266,81 @@ async fn a_cosmos_outage_is_reported_unavailable_within_the_budget_and_then_pass
     assert!(
         recovered,
         "the store works again once Cosmos does, without a restart"
+    );
+}
+
+/// A real store whose next read, once armed, holds its answer until released: the slow reader of
+/// a cache-fill race, made to happen on purpose.
+struct HeldRead {
+    store: Arc<dyn CartStore>,
+    armed: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl CartStore for HeldRead {
+    async fn lines(&self, owner: CartOwner) -> Result<Vec<CartLine>, CartError> {
+        let lines = self.store.lines(owner).await?;
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        Ok(lines)
+    }
+    async fn add(&self, owner: CartOwner, line: CartLine) -> Result<(), CartError> {
+        self.store.add(owner, line).await
+    }
+    async fn remove(&self, owner: CartOwner, course: CourseId) -> Result<(), CartError> {
+        self.store.remove(owner, course).await
+    }
+    async fn clear(&self, owner: CartOwner) -> Result<(), CartError> {
+        self.store.clear(owner).await
+    }
+    async fn merge(&self, visitor: CartId, user: UserId) -> Result<(), CartError> {
+        self.store.merge(visitor, user).await
+    }
+}
+
+#[tokio::test]
+async fn a_slow_reader_cannot_put_a_stale_cart_back_in_the_cache() {
+    let cosmos = TestCosmos::new();
+    let mut overrides = cosmos.overrides();
+    overrides.extend(TestRedis::new().overrides());
+    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let settings = crate::helpers::settings_for("postgres://postgres@127.0.0.1/unused", &overrides);
+    let redis = shop::cache::Redis::new(settings.redis.expect("redis settings")).expect("redis");
+    let held = Arc::new(HeldRead {
+        store: Arc::new(CosmosCartStore::new(cosmos.settings())),
+        armed: false.into(),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let cached = Arc::new(CachedCartStore::new(held.clone(), redis));
+    let owner = CartOwner::User(UserId(5));
+    cached.add(owner, line(1, 100, 10)).await.expect("add");
+    cached.add(owner, line(2, 100, 5)).await.expect("add");
+
+    // a reader misses, reads [1, 2] from the store, and is held before it fills the cache
+    held.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reader = {
+        let cached = cached.clone();
+        tokio::spawn(async move { cached.lines(owner).await })
+    };
+    held.reached.notified().await;
+    // meanwhile a writer removes course 2
+    cached.remove(owner, CourseId(2)).await.expect("remove");
+    held.release.notify_one();
+    let stale = reader.await.expect("task").expect("lines");
+    assert_eq!(
+        stale.len(),
+        2,
+        "the held reader saw the cart before the removal"
+    );
+
+    assert_eq!(
+        courses(cached.as_ref(), owner).await,
+        vec![1],
+        "its stale copy must not have been cached"
     );
 }

@@ -604,6 +604,9 @@ impl TestRedis {
             ("SHOP_STEP", "3".to_string()),
             ("REDIS_URL", self.url.clone()),
             ("REDIS_KEY_PREFIX", self.prefix.clone()),
+            // Six test processes share two cores: a scheduling pause can outlast the default
+            // 250 ms, and a cut connection fails at once whatever the timeout.
+            ("REDIS_TIMEOUT_MS", "1000".to_string()),
         ]
     }
 }

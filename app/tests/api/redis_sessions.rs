@@ -2,10 +2,20 @@
 
 use std::time::{Duration, Instant};
 
+use actix_web::cookie::{Cookie, Key};
+use actix_web::middleware::from_fn;
+use actix_web::web::Data;
+use actix_web::{App, HttpResponse, test, web};
+use tokio::sync::Notify;
+
+use app::session::ShopSession;
+use app::session_store::{Sessions, guard};
+use shop::cache::Redis;
 use shop::catalog::seed;
+use shop::ids::UserId;
 use shop::orders::SimulatedPaymentGateway;
 
-use crate::helpers::{Page, TcpProxy, TestApp, TestRedis};
+use crate::helpers::{Page, TcpProxy, TestApp, TestRedis, settings_for};
 
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
@@ -30,6 +40,19 @@ async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
         .query_async(&mut redis)
         .await
         .expect("KEYS")
+}
+
+/// Waits (polling, so no longer than the machine needs) until every login counter has expired:
+/// at most the window and a few seconds more.
+async fn wait_for_the_window_to_pass(app: &TestApp, window: Duration) {
+    let deadline = Instant::now() + window + Duration::from_secs(3);
+    while !keys(app, "login-failures:*").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the login counters expire with their window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn assert_html(page: &Page, status: u16, text: &str) {
@@ -104,9 +127,10 @@ async fn a_session_begun_on_one_instance_carries_on_at_another() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_limited_per_account_until_the_window_passes() {
+    // long enough for three argon2 logins and a refusal on a loaded machine
     let app = TestApp::with_redis_and(&[
         ("LOGIN_LIMIT_PER_ACCOUNT", "3"),
-        ("LOGIN_LIMIT_WINDOW_SECS", "2"),
+        ("LOGIN_LIMIT_WINDOW_SECS", "6"),
     ])
     .await;
     app.register(EMAIL, "Ada", PASSWORD).await;
@@ -122,14 +146,79 @@ async fn failed_sign_ins_are_limited_per_account_until_the_window_passes() {
         "Too many sign-in attempts. Try again in 1 minute.",
     );
     let retry_after: u64 = refused.header("retry-after").parse().expect("seconds");
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert!((1..=6).contains(&retry_after), "{retry_after}");
     assert!(
         !app.get("/").await.body.contains("Signed in as"),
         "not signed in"
     );
 
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    wait_for_the_window_to_pass(&app, Duration::from_secs(6)).await;
     assert_eq!(app.log_in(EMAIL, PASSWORD).await.status, 303);
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_are_limited_like_guesses_sent_one_by_one() {
+    let app = TestApp::with_redis_and(&[
+        ("LOGIN_LIMIT_PER_ACCOUNT", "3"),
+        ("LOGIN_LIMIT_WINDOW_SECS", "6"),
+    ])
+    .await;
+    app.register(EMAIL, "Ada", PASSWORD).await;
+    app.log_out().await;
+    // 20 browsers, each with a login form of its own, all posting a wrong password at once
+    let mut browsers = Vec::new();
+    for _ in 0..20 {
+        let browser = app.other_browser_app();
+        let token = browser.get("/login").await.csrf_token();
+        browsers.push((browser, token));
+    }
+    let statuses: Vec<u16> =
+        futures::future::join_all(browsers.iter().map(|(browser, token)| async move {
+            browser
+                .post_form(
+                    "/login",
+                    &[("csrf_token", token), ("email", EMAIL), ("password", WRONG)],
+                )
+                .await
+                .status
+        }))
+        .await;
+    let checked = statuses.iter().filter(|status| **status == 422).count();
+    let refused = statuses.iter().filter(|status| **status == 429).count();
+    assert!(
+        checked <= 3 && refused >= 17 && checked + refused == 20,
+        "at most 3 passwords checked: {statuses:?}"
+    );
+    assert_html(
+        &app.log_in(EMAIL, PASSWORD).await,
+        429,
+        "Too many sign-in attempts.",
+    );
+
+    wait_for_the_window_to_pass(&app, Duration::from_secs(6)).await;
+    assert_eq!(app.log_in(EMAIL, PASSWORD).await.status, 303);
+}
+
+#[tokio::test]
+async fn honest_sign_ins_do_not_use_up_their_addresss_budget() {
+    let app = TestApp::with_redis_and(&[("LOGIN_LIMIT_PER_ADDRESS", "3")]).await;
+    app.register(EMAIL, "Ada", PASSWORD).await;
+    app.log_out().await;
+    // one office address, more sign-ins than its budget of attempts
+    for _ in 0..5 {
+        assert_eq!(app.log_in(EMAIL, PASSWORD).await.status, 303);
+        app.log_out().await;
+    }
+    assert_eq!(app.log_in(EMAIL, WRONG).await.status, 422);
+    let (mut redis, _) = redis_of(&app).await;
+    for key in keys(&app, "login-failures:*").await {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .expect("TTL");
+        assert!((1..=900).contains(&ttl), "{key} expires: {ttl}");
+    }
 }
 
 #[tokio::test]
@@ -279,4 +368,146 @@ async fn while_redis_is_down_pages_render_and_sign_in_says_it_is_unavailable() {
     app.log_out().await;
     assert_eq!(app.log_in(EMAIL, PASSWORD).await.status, 303);
     assert_eq!(app.add_to_cart(1).await.status, 303);
+}
+
+/// The session cookie a response set, if any.
+fn session_cookie<B>(response: &actix_web::dev::ServiceResponse<B>) -> Option<Cookie<'static>> {
+    response
+        .response()
+        .cookies()
+        .find(|cookie| cookie.name() == "courseshop_session")
+        .map(Cookie::into_owned)
+}
+
+/// Lets the test log out while a request that has already read the session is still running.
+#[derive(Default)]
+struct Gate {
+    loaded: Notify,
+    go: Notify,
+}
+
+#[tokio::test]
+async fn a_request_that_read_the_session_before_logout_does_not_sign_it_in_again() {
+    let redis = TestRedis::new();
+    let settings = settings_for(
+        "postgres://postgres@127.0.0.1/unused",
+        &[
+            ("SHOP_STEP", "0"),
+            ("CACHE", "redis"),
+            ("REDIS_URL", &redis.url),
+            ("REDIS_KEY_PREFIX", &redis.prefix),
+        ],
+    );
+    let redis = Redis::new(settings.redis.expect("redis settings")).expect("a Redis URL");
+    let sessions = Sessions::new(Some(redis), Key::generate(), false);
+    let gate = Data::new(Gate::default());
+    let service = test::init_service(
+        App::new()
+            .app_data(gate.clone())
+            .wrap(sessions.middleware())
+            .wrap(from_fn(guard))
+            .route(
+                "/log-in",
+                web::post().to(|session: ShopSession| async move {
+                    match session.log_in(UserId(7)) {
+                        Ok(()) => HttpResponse::Ok().finish(),
+                        Err(_) => HttpResponse::InternalServerError().finish(),
+                    }
+                }),
+            )
+            .route(
+                "/log-out",
+                web::post().to(|session: ShopSession| async move {
+                    session.log_out();
+                    HttpResponse::Ok().finish()
+                }),
+            )
+            // a slow request in another tab: reads the session, then writes to it after the logout
+            .route(
+                "/slow",
+                web::post().to(|session: ShopSession, gate: Data<Gate>| async move {
+                    gate.loaded.notify_one();
+                    gate.go.notified().await;
+                    match session.flash("done") {
+                        Ok(()) => HttpResponse::Ok().finish(),
+                        Err(_) => HttpResponse::InternalServerError().finish(),
+                    }
+                }),
+            )
+            .route(
+                "/who",
+                web::get().to(|session: ShopSession| async move {
+                    HttpResponse::Ok().body(format!("{:?}", session.user_id()))
+                }),
+            ),
+    )
+    .await;
+    let logged_in = test::call_service(
+        &service,
+        test::TestRequest::post().uri("/log-in").to_request(),
+    )
+    .await;
+    let signed_in = session_cookie(&logged_in).expect("a session at sign-in");
+    let slow = test::call_service(
+        &service,
+        test::TestRequest::post()
+            .uri("/slow")
+            .cookie(signed_in.clone())
+            .to_request(),
+    );
+    let log_out_meanwhile = async {
+        gate.loaded.notified().await;
+        let logged_out = test::call_service(
+            &service,
+            test::TestRequest::post()
+                .uri("/log-out")
+                .cookie(signed_in.clone())
+                .to_request(),
+        )
+        .await;
+        assert_eq!(logged_out.status(), 200);
+        gate.go.notify_one();
+    };
+    let (slow, ()) = futures::join!(slow, log_out_meanwhile);
+    assert_eq!(slow.status(), 200);
+
+    // whatever cookie the slow request left the browser with, nobody is signed in with it
+    let cookie = session_cookie(&slow).unwrap_or(signed_in);
+    let who = test::call_service(
+        &service,
+        test::TestRequest::get()
+            .uri("/who")
+            .cookie(cookie)
+            .to_request(),
+    )
+    .await;
+    let body = test::read_body(who).await;
+    assert_eq!(body, "None", "signed out for good");
+}
+
+#[tokio::test]
+async fn logging_out_forgets_the_visitors_cart() {
+    let app = TestApp::with_redis().await;
+    // a visitor's cart that is still in its own cookie (as when merging it at login failed)
+    assert_eq!(app.add_to_cart(1).await.status, 303);
+    // an anonymous visitor's page has no logout form: any form's token will do
+    let token = app
+        .get(&format!("/courses/{}", seed::course(1).slug))
+        .await
+        .csrf_token();
+    let logged_out = app.post_form("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(logged_out.status, 303);
+    let forgotten = logged_out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|cookie| cookie.starts_with("courseshop_cart=") && cookie.contains("Max-Age=0"));
+    assert!(forgotten, "{:?}", logged_out.headers);
+    let cart = app.get("/cart").await;
+    assert!(
+        !cart.body.contains(&seed::course(1).title),
+        "the next person finds an empty cart: {}",
+        cart.body
+    );
 }

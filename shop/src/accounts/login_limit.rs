@@ -1,10 +1,17 @@
-//! Failed sign-ins counted in Redis (tutorial step 3 on), shared by every instance of the shop, so
-//! guessing passwords stays slow however many instances serve the guesses.
+//! Sign-in attempts counted in Redis (tutorial step 3 on), shared by every instance of the shop,
+//! so guessing passwords stays slow however many instances serve the guesses.
 //!
 //! Two fixed windows: one per account (the normalised email), so one account cannot be guessed at
 //! from many addresses, and one per client address, so one machine cannot try a few passwords on
-//! each of many accounts. Once either is used up, attempts are refused *before* the password is
-//! checked, so refused guesses cost no argon2 hash either.
+//! each of many accounts. Each attempt is counted *before* its password is checked, in one atomic
+//! script that also says whether a window is now used up: reading the counts and adding a failure
+//! only after argon2 had answered let any number of guesses sent at once all pass the check. An
+//! attempt over a limit is refused without hashing, so refused guesses cost no argon2 hash either.
+//!
+//! A correct password then takes its attempt back: the account's count is cleared, and the
+//! address's count goes down by one (not cleared: one account of their own must not let a guesser
+//! reset their address and go on guessing at others), so honest sign-ins from one office address
+//! do not use up its budget.
 //!
 //! At steps 0–2 there is no limiter (`LoginLimiter::off`): counters in one process would not be
 //! shared by the instances, and argon2's cost is the only brake on guessing there.
@@ -46,15 +53,53 @@ struct Counters {
     limits: LoginLimits,
 }
 
-/// One more failure in each key's window, atomically with the window's expiry: a key can never be
-/// left without a TTL (a counter that never expires would lock an account out for good).
-static RECORD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+/// One more attempt in each key's window, atomically with the window's expiry (a key can never be
+/// left without a TTL: a counter that never expires would lock an account out for good) and with
+/// the verdict, so concurrent attempts cannot all read a count below the limit. `TTL` then
+/// `EXPIRE` rather than `EXPIRE … NX`, which needs Redis 7. `ARGV[1]` is the window in seconds,
+/// `ARGV[1 + i]` the limit of `KEYS[i]`. Returns whether a count is now over its limit, and the
+/// longest time left, in milliseconds, among the windows that are.
+static COUNT_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        for _, key in ipairs(KEYS) do
-            redis.call('INCR', key)
+        local over = 0
+        local wait_ms = 0
+        for i, key in ipairs(KEYS) do
+            local count = redis.call('INCR', key)
             if redis.call('TTL', key) < 0 then
                 redis.call('EXPIRE', key, ARGV[1])
+            end
+            if count > tonumber(ARGV[i + 1]) then
+                over = 1
+                local ttl = redis.call('PTTL', key)
+                if ttl > wait_ms then
+                    wait_ms = ttl
+                end
+            end
+        end
+        return {over, wait_ms}
+        ",
+    )
+});
+
+/// A correct password takes its attempt back: clears the account's count (`KEYS[1]`, when there is
+/// one) and takes one off the address's (`KEYS[2]`, or `KEYS[1]` when `ARGV[1]` is `address`).
+/// `DECR` keeps the key's TTL; a count that would reach 0 is deleted instead, so a key is never
+/// below 0, and `DECR` never meets a missing key (which it would create at -1, without a TTL).
+static TAKE_BACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local address = KEYS[1]
+        if ARGV[1] == 'account' then
+            redis.call('DEL', KEYS[1])
+            address = KEYS[2]
+        end
+        if address then
+            local count = tonumber(redis.call('GET', address))
+            if count and count > 1 then
+                redis.call('DECR', address)
+            elseif count then
+                redis.call('DEL', address)
             end
         end
         return 0
@@ -74,73 +119,72 @@ impl LoginLimiter {
         }
     }
 
-    /// Refuses the attempt while its account or its address has used up its failures.
+    /// Counts the attempt against its account and its address, and refuses it when either has
+    /// now used up its window. Call it before the password is checked, for every attempt.
     ///
     /// Fails open: when Redis cannot be asked, the attempt is allowed (and logged). Refusing every
     /// sign-in while Redis is down would turn a cache outage into a shop-wide lock-out; a few
     /// minutes without limits is the smaller harm, and argon2 still makes each guess slow.
-    pub async fn check(&self, attempt: &Attempt<'_>) -> Result<(), TooManyAttempts> {
+    pub async fn count_attempt(&self, attempt: &Attempt<'_>) -> Result<(), TooManyAttempts> {
         let Some(counters) = &self.counters else {
             return Ok(());
         };
         let keys = counters.keys(attempt);
-        let names: Vec<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
-        let readings = counters
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let window = counters.limits.window;
+        let verdict = counters
             .redis
             .run(|mut redis| async move {
-                let mut pipe = redis::pipe();
-                for key in &names {
-                    pipe.get(key).pttl(key);
+                let mut invocation = COUNT_ATTEMPT.prepare_invoke();
+                invocation.arg(window.as_secs().max(1));
+                for (key, limit) in &keys {
+                    invocation.key(key).arg(*limit);
                 }
-                pipe.query_async::<Vec<(Option<u32>, i64)>>(&mut redis)
-                    .await
+                invocation.invoke_async::<(i64, i64)>(&mut redis).await
             })
             .await;
-        match readings {
-            Ok(readings) => {
-                let limits = keys.iter().map(|(_, limit)| *limit);
-                match retry_after(readings.into_iter().zip(limits), counters.limits.window) {
-                    Some(retry_after) => Err(TooManyAttempts { retry_after }),
-                    None => Ok(()),
-                }
-            }
+        match verdict {
+            Ok((over, wait_ms)) => match retry_after(over != 0, wait_ms, window) {
+                Some(retry_after) => Err(TooManyAttempts { retry_after }),
+                None => Ok(()),
+            },
             Err(error) => {
-                warn_unlimited(&error, "checking");
+                warn_unlimited(&error, "counting an attempt");
                 Ok(())
             }
         }
     }
 
-    /// Counts a wrong email or password against the account and the address.
-    pub async fn record_failure(&self, attempt: &Attempt<'_>) {
+    /// A correct password: clears the account's count, and takes this attempt back off the
+    /// address's (see the module's documentation for why not more).
+    pub async fn record_success(&self, attempt: &Attempt<'_>) {
         let Some(counters) = &self.counters else {
             return;
         };
-        let keys = counters.keys(attempt);
-        let window = counters.limits.window.as_secs().max(1);
-        let recorded = counters
+        let account = attempt.account.map(|account| counters.account_key(account));
+        let address = attempt.address.map(|address| counters.address_key(address));
+        if account.is_none() && address.is_none() {
+            return;
+        }
+        let taken_back = counters
             .redis
             .run(|mut redis| async move {
-                let mut invocation = RECORD_FAILURE.prepare_invoke();
-                for (key, _) in &keys {
+                let mut invocation = TAKE_BACK.prepare_invoke();
+                invocation.arg(if account.is_some() {
+                    "account"
+                } else {
+                    "address"
+                });
+                for key in account.iter().chain(address.iter()) {
                     invocation.key(key);
                 }
-                invocation.arg(window).invoke_async::<()>(&mut redis).await
+                invocation.invoke_async::<()>(&mut redis).await
             })
             .await;
-        if let Err(error) = recorded {
-            warn_unlimited(&error, "counting a failure");
-        }
-    }
-
-    /// A correct password clears the account's count. Not the address's: one account of their own
-    /// must not let a guesser reset their address's count and go on guessing at others.
-    pub async fn record_success(&self, attempt: &Attempt<'_>) {
-        let (Some(counters), Some(account)) = (&self.counters, attempt.account) else {
-            return;
-        };
-        if let Err(error) = counters.redis.delete(&counters.account_key(account)).await {
-            warn_unlimited(&error, "clearing an account's failures");
+        if let Err(error) = taken_back {
+            warn_unlimited(&error, "taking back a sign-in's attempt");
         }
     }
 }
@@ -151,14 +195,15 @@ impl Counters {
         let account = attempt
             .account
             .map(|account| (self.account_key(account), self.limits.per_account));
-        let address = attempt.address.map(|address| {
-            (
-                self.redis
-                    .key(&format!("login-failures:address:{}", address_key(address))),
-                self.limits.per_address,
-            )
-        });
+        let address = attempt
+            .address
+            .map(|address| (self.address_key(address), self.limits.per_address));
         account.into_iter().chain(address).collect()
+    }
+
+    fn address_key(&self, address: IpAddr) -> String {
+        self.redis
+            .key(&format!("login-failures:address:{}", address_key(address)))
     }
 
     fn account_key(&self, account: &Email) -> String {
@@ -186,20 +231,17 @@ fn address_key(address: IpAddr) -> String {
     }
 }
 
-/// When the attempt may be made, if a counter is at its limit: the latest end among the full
-/// windows, rounded up to a second. `PTTL` says -1 for a key without a TTL (never made by this
-/// module) — then a whole window — and -2 for a key that has just expired.
-fn retry_after(
-    readings: impl Iterator<Item = ((Option<u32>, i64), u32)>,
-    window: Duration,
-) -> Option<Duration> {
-    readings
-        .filter(|((failures, _), limit)| failures.is_some_and(|failures| failures >= *limit))
-        .map(|((_, ttl_ms), _)| match ttl_ms {
-            -1 => window,
-            ms => Duration::from_secs(u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)),
-        })
-        .max()
+/// When the attempt may be made again, if it went over a limit: the latest end among the used-up
+/// windows, rounded up to a second. A window without a time left (it ended as it was read) counts
+/// as a whole window, to be safe.
+fn retry_after(over: bool, wait_ms: i64, window: Duration) -> Option<Duration> {
+    if !over {
+        return None;
+    }
+    match u64::try_from(wait_ms) {
+        Ok(ms) if ms > 0 => Some(Duration::from_secs(ms.div_ceil(1000))),
+        _ => Some(window),
+    }
 }
 
 #[cfg(test)]
@@ -220,29 +262,19 @@ mod tests {
     }
 
     #[test]
-    fn a_counter_at_its_limit_refuses_until_its_window_ends() {
+    fn an_attempt_over_a_limit_waits_until_its_window_ends() {
         let window = Duration::from_secs(900);
+        assert_eq!(retry_after(false, 5_000, window), None);
         assert_eq!(
-            retry_after([((Some(4), 5_000), 5)].into_iter(), window),
-            None
-        );
-        assert_eq!(retry_after([((None, -2), 5)].into_iter(), window), None);
-        assert_eq!(
-            retry_after([((Some(5), 1_001), 5)].into_iter(), window),
+            retry_after(true, 1_001, window),
             Some(Duration::from_secs(2)),
             "rounded up"
         );
         assert_eq!(
-            retry_after(
-                [((Some(5), 1_001), 5), ((Some(40), 90_000), 30)].into_iter(),
-                window
-            ),
-            Some(Duration::from_secs(90)),
-            "the later of two full windows"
+            retry_after(true, 90_000, window),
+            Some(Duration::from_secs(90))
         );
-        assert_eq!(
-            retry_after([((Some(5), -1), 5)].into_iter(), window),
-            Some(window)
-        );
+        assert_eq!(retry_after(true, 0, window), Some(window));
+        assert_eq!(retry_after(true, -2, window), Some(window));
     }
 }

@@ -93,7 +93,14 @@ impl CachedCartStore {
             .unwrap_or_else(|| "0".to_string()))
     }
 
-    /// After a write to the store: a new generation and no cached copy. If Redis cannot be told,
+    /// Before a write to the store: no copy is served from here on, whatever happens next. (Best
+    /// effort; `written` after the write is what makes sure.)
+    async fn writing(&self, owner: CartOwner) {
+        let _ = self.drop_copy(owner).await;
+    }
+
+    /// After a write to the store, whatever its outcome (a write that timed out may still have
+    /// reached the store): a new generation and no cached copy. If Redis cannot be told,
     /// readers skip it for a moment anyway; the copy is retried in the background until dropped.
     async fn written(&self, owner: CartOwner) {
         if let Err(error) = self.drop_copy(owner).await {
@@ -181,27 +188,29 @@ impl CartStore for CachedCartStore {
     }
 
     async fn add(&self, owner: CartOwner, line: CartLine) -> Result<(), CartError> {
-        // dropped whatever the outcome: a write that timed out may still have reached the store
+        self.writing(owner).await;
         let written = self.store.add(owner, line).await;
         self.written(owner).await;
         written
     }
 
     async fn remove(&self, owner: CartOwner, course: CourseId) -> Result<(), CartError> {
-        // dropped whatever the outcome: a write that timed out may still have reached the store
+        self.writing(owner).await;
         let written = self.store.remove(owner, course).await;
         self.written(owner).await;
         written
     }
 
     async fn clear(&self, owner: CartOwner) -> Result<(), CartError> {
-        // dropped whatever the outcome: a write that timed out may still have reached the store
+        self.writing(owner).await;
         let written = self.store.clear(owner).await;
         self.written(owner).await;
         written
     }
 
     async fn merge(&self, visitor: CartId, user: UserId) -> Result<(), CartError> {
+        self.writing(CartOwner::Visitor(visitor)).await;
+        self.writing(CartOwner::User(user)).await;
         let merged = self.store.merge(visitor, user).await;
         self.written(CartOwner::Visitor(visitor)).await;
         self.written(CartOwner::User(user)).await;

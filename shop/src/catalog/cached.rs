@@ -2,10 +2,11 @@
 //!
 //! A page's data is looked up in Redis first; on a miss it is read from PostgreSQL and stored with
 //! a TTL (with jitter, so entries written together do not expire together). Changes come from
-//! instructors only, and every change invalidates at once: the course's own entry is deleted and
-//! the catalog version is bumped, which every list-page key contains, so all list pages of the old
-//! version are simply never read again (they expire by themselves). Every instance of the shop sees
-//! the change on its next request.
+//! instructors only, and every change invalidates at once by bumping the catalog version, which
+//! every key contains: entries of the old version are simply never read again (they expire by
+//! themselves). Every instance of the shop sees the change on its next request, and a request that
+//! read PostgreSQL just before the change cannot put the old page back, as it stores it under the
+//! old version.
 //!
 //! A hot miss does not stampede PostgreSQL: the first request takes a short lock in Redis and
 //! rebuilds; the others wait a moment for its value instead of querying too.
@@ -18,6 +19,8 @@ use serde::de::DeserializeOwned;
 
 use super::query::CatalogQuery;
 use super::{Category, Course, CourseSlug, SearchResults};
+use redis::AsyncCommands;
+
 use crate::cache::{CacheError, Redis};
 use crate::metrics;
 
@@ -34,8 +37,16 @@ const CATEGORIES_TTL: Duration = Duration::from_secs(60 * 60);
 /// How long a rebuilding request holds the lock; a crashed one frees it by expiry.
 const REBUILD_LOCK: Duration = Duration::from_secs(5);
 /// How long the others wait for a rebuild, in steps, before reading PostgreSQL themselves.
-const REBUILD_WAIT_STEP: Duration = Duration::from_millis(10);
-const REBUILD_WAIT_STEPS: u32 = 30;
+const REBUILD_WAIT_STEP: Duration = Duration::from_millis(20);
+/// Two seconds at most: longer than the slowest catalog search, shorter than a visitor's patience.
+const REBUILD_WAIT_STEPS: u32 = 100;
+/// Deletes the rebuild lock only if this request still holds it.
+const RELEASE_IF_HELD: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
 
 /// Where a page's data came from, shown in the footer at step 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +88,13 @@ impl CatalogCache {
     where
         Fut: Future<Output = Result<Option<Course>, E>>,
     {
-        let key = self.course_key(slug);
+        // The version is in the course key too: a request that read the course just before an
+        // edit and stores it just after stores it under the old version, which nobody reads.
+        let Some(version) = self.version().await else {
+            metrics::cache_error("course");
+            return load().await.map(from_database);
+        };
+        let key = self.redis.key(&format!("catalog:course:v{version}:{slug}"));
         self.cached("course", key, load, |course: &Option<Course>| {
             if course.is_some() {
                 COURSE_TTL
@@ -121,11 +138,12 @@ impl CatalogCache {
     }
 
     /// After an instructor changed `slug` (edited, published, unpublished): its page and every
-    /// list page are read afresh from the next request on, on every instance. If Redis cannot be
+    /// list page are read afresh from the next request on, on every instance (a new version:
+    /// edits are rare, so the other courses' pages being rebuilt too costs little). If Redis cannot be
     /// told now, it is told in the background until it hears it, so a stale page cannot outlive
     /// the outage by more than its TTL.
     pub async fn course_changed(&self, slug: &CourseSlug) {
-        if let Err(error) = self.invalidate(slug).await {
+        if let Err(error) = self.invalidate().await {
             tracing::warn!(%error, %slug, "could not invalidate the cached catalog; retrying in the background");
             let cache = self.clone();
             let slug = slug.clone();
@@ -133,7 +151,7 @@ impl CatalogCache {
                 let deadline = tokio::time::Instant::now() + COURSE_TTL;
                 while tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    if cache.invalidate(&slug).await.is_ok() {
+                    if cache.invalidate().await.is_ok() {
                         tracing::info!(%slug, "the cached catalog is invalidated");
                         return;
                     }
@@ -142,25 +160,12 @@ impl CatalogCache {
         }
     }
 
-    async fn invalidate(&self, slug: &CourseSlug) -> Result<(), CacheError> {
-        let course = self.course_key(slug);
+    async fn invalidate(&self) -> Result<(), CacheError> {
         let version = self.redis.key("catalog:version");
         self.redis
-            .run(|mut redis| async move {
-                redis::pipe()
-                    .atomic()
-                    .del(course)
-                    .ignore()
-                    .incr(version, 1)
-                    .ignore()
-                    .query_async::<()>(&mut redis)
-                    .await
-            })
+            .run(|mut redis| async move { redis.incr::<_, _, u64>(version, 1).await })
             .await
-    }
-
-    fn course_key(&self, slug: &CourseSlug) -> String {
-        self.redis.key(&format!("catalog:course:{slug}"))
+            .map(|_| ())
     }
 
     /// The catalog's version (0 before the first change); `None` when Redis cannot say.
@@ -198,14 +203,17 @@ impl CatalogCache {
             }
         }
         let lock = format!("{key}:rebuilding");
+        // the holder's own token, so only it releases the lock (not a later holder's, if this
+        // rebuild outlived the lock's expiry)
+        let token = format!("{:08x}", getrandom::u32().unwrap_or_default());
         let won = self
             .redis
             .run(|mut redis| {
-                let lock = lock.clone();
+                let (lock, token) = (lock.clone(), token.clone());
                 async move {
                     redis::cmd("SET")
                         .arg(lock)
-                        .arg(1)
+                        .arg(token)
                         .arg("NX")
                         .arg("PX")
                         .arg(REBUILD_LOCK.as_millis() as u64)
@@ -215,23 +223,50 @@ impl CatalogCache {
             })
             .await;
         if let Ok(None) = won {
-            // another request is rebuilding this entry: wait a moment for its value
+            // another request is rebuilding this entry: wait for its value
             for _ in 0..REBUILD_WAIT_STEPS {
                 tokio::time::sleep(REBUILD_WAIT_STEP).await;
                 if let Ok(Some(value)) = self.read::<T>(&key).await {
                     return Ok(from_cache(value));
                 }
+                // the rebuild ended without a value (its load failed): stop waiting for it
+                let held = self
+                    .redis
+                    .run(|mut redis| {
+                        let lock = lock.clone();
+                        async move { redis.exists::<_, bool>(lock).await }
+                    })
+                    .await;
+                if !matches!(held, Ok(true)) {
+                    // (its value may have landed just before the lock went)
+                    if let Ok(Some(value)) = self.read::<T>(&key).await {
+                        return Ok(from_cache(value));
+                    }
+                    break;
+                }
             }
         }
         metrics::cache_rebuild(cache);
-        let value = load().await?;
-        if let Ok(bytes) = serde_json::to_vec(&value) {
-            let _ = self.redis.set(&key, &bytes, with_jitter(ttl(&value))).await;
+        let loaded = load().await;
+        if let Ok(value) = &loaded
+            && let Ok(bytes) = serde_json::to_vec(value)
+        {
+            let _ = self.redis.set(&key, &bytes, with_jitter(ttl(value))).await;
         }
         if let Ok(Some(_)) = won {
-            let _ = self.redis.delete(&lock).await;
+            // released on every path, a failed load too: waiters then try PostgreSQL at once
+            let _ = self
+                .redis
+                .run(|mut redis| async move {
+                    redis::Script::new(RELEASE_IF_HELD)
+                        .key(lock)
+                        .arg(token)
+                        .invoke_async::<i64>(&mut redis)
+                        .await
+                })
+                .await;
         }
-        Ok(from_database(value))
+        Ok(from_database(loaded?))
     }
 
     /// A cached value; an entry that no longer decodes (an older shape) counts as a miss.

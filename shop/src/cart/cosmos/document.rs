@@ -19,7 +19,7 @@ use crate::ids::{CourseId, UserId};
 use crate::money::Money;
 
 /// A visitor's cart expires a week after its last change: most are never come back to, and the
-/// visitor's session cookie that names it does not outlive the browser session anyway.
+/// cookie that names it (`courseshop_cart`) does not outlive the browser session anyway.
 pub const VISITOR_CART_TTL_SECONDS: i64 = 7 * 24 * 60 * 60;
 /// A signed-in student's cart is kept for 60 days after its last change, then Cosmos deletes it
 /// without a request (and without charging request units for it).

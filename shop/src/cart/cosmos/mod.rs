@@ -112,11 +112,13 @@ impl CosmosCartStore {
             .get_or_try_init(|| async {
                 connection::open_cart_container(&self.inner.settings, (self.inner.builder)())
                     .await
-                    .map_err(|error| match error.cosmos_error() {
-                        Some(cosmos) if is_transient(cosmos) => {
-                            CartError::Unavailable(Box::new(error))
+                    .map_err(|error| {
+                        // whatever the cause, students see "cart unavailable"; a cause that
+                        // will not pass by itself (a bad key, a missing container) is for ops
+                        if !error.cosmos_error().is_some_and(is_transient) {
+                            tracing::error!(%error, cause = ?std::error::Error::source(&error), "cannot open the Cosmos DB cart container");
                         }
-                        _ => CartError::Failed(Box::new(error)),
+                        CartError::Unavailable(Box::new(error))
                     })
             })
             .await
@@ -145,7 +147,9 @@ impl CosmosCartStore {
             Err(_) => Err(CartError::Unavailable(Box::new(TimedOut(budget)))),
         };
         match &result {
-            Err(CartError::Unavailable(_)) => outage.failed(),
+            // one cart that others keep changing is that cart's problem, not Cosmos being down
+            Err(CartError::Unavailable(error)) if !error.is::<Contention>() => outage.failed(),
+            Err(CartError::Unavailable(_)) => {}
             _ => outage.succeeded(),
         }
         result
@@ -255,6 +259,12 @@ fn is_transient(error: &CosmosError) -> bool {
 }
 
 fn classify(error: CosmosError) -> CartError {
+    let status = error.status();
+    if status.is_unauthorized() || status.is_forbidden() {
+        // a rotated key or a missing role: the students see "cart unavailable", ops see this
+        tracing::error!(%status, "Cosmos DB refused the shop's credentials: check COSMOS_KEY or the identity's data-plane role");
+        return CartError::Unavailable(Box::new(error));
+    }
     if is_transient(&error) {
         CartError::Unavailable(Box::new(error))
     } else {
@@ -294,17 +304,39 @@ impl CartStore for CosmosCartStore {
         let visitor = CartOwner::Visitor(visitor);
         self.guarded(async {
             let visitor_id = document_id(visitor);
-            let Found::Cart(visitor_cart) = self.read(&visitor_id).await? else {
-                return Ok(());
-            };
-            let lines = visitor_cart
-                .cart_lines()
-                .map_err(|error| CartError::Failed(Box::new(error)))?;
-            // The user's cart is written first: if the delete below fails, the visitor's cart is
-            // merged again at the next login (adding is idempotent), so nothing is lost either way.
-            self.change(CartOwner::User(user), |cart| cart.add_all(&lines))
-                .await?;
-            self.delete(&visitor_id).await
+            for attempt in 1..=MAX_ATTEMPTS {
+                let Found::Cart(visitor_cart) = self.read(&visitor_id).await? else {
+                    return Ok(());
+                };
+                let lines = visitor_cart
+                    .cart_lines()
+                    .map_err(|error| CartError::Failed(Box::new(error)))?;
+                // The user's cart is written first: if the delete below fails, the visitor's cart
+                // is merged again at the next login (adding is idempotent), so nothing is lost.
+                self.change(CartOwner::User(user), |cart| cart.add_all(&lines))
+                    .await?;
+                // Only the version that was merged is deleted: a line another tab added in
+                // between makes this a 412, and the merge runs again with it.
+                let container = self.container().await?;
+                let options = visitor_cart.etag.clone().map(|etag| {
+                    ItemWriteOptions::default().with_precondition(Precondition::if_match(etag))
+                });
+                match container
+                    .delete_item(visitor_id.clone(), &visitor_id, options)
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(error) if error.status().is_not_found() => return Ok(()),
+                    Err(error) if error.status().is_precondition_failed() => {
+                        tokio::time::sleep(contention_pause(attempt)).await;
+                    }
+                    Err(error) => return Err(classify(error)),
+                }
+            }
+            Err(CartError::Unavailable(Box::new(Contention {
+                id: visitor_id,
+                attempts: MAX_ATTEMPTS,
+            })))
         })
         .await
     }

@@ -42,6 +42,8 @@ pub struct Layout {
     pub cart_store: &'static str,
     pub cache: &'static str,
     pub enrollment: &'static str,
+    /// Whether pages are cached at this step (only then is `served_from` worth showing).
+    cached: bool,
     /// Where this page's catalog data came from, when the catalog is cached (step 3).
     pub served_from: Option<&'static str>,
 }
@@ -62,6 +64,7 @@ impl Layout {
             cart_store: topology.cart_store_label(),
             cache: topology.cache_label(),
             enrollment: topology.enrollment_label(),
+            cached: topology.has_cache(),
             served_from: None,
         }
     }
@@ -69,7 +72,7 @@ impl Layout {
     /// Notes where the page's catalog data came from; shown only when there is a cache to tell
     /// apart from the database.
     pub fn served(mut self, source: Source) -> Layout {
-        if self.cache != "none" {
+        if self.cached {
             self.served_from = Some(source.label());
         }
         self

@@ -1,6 +1,7 @@
 """A browser-like client for the load scenarios: its own cookies, real HTML forms, no redirects followed."""
 import http.cookiejar
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +21,13 @@ class Visitor:
         self.base = base
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+
+    def add_to_cart(self, slug):
+        """Adds a course from its page as a browser would; returns (status, seconds the POST took)."""
+        _, page = self.request(f"/courses/{slug}")
+        started = time.perf_counter()
+        status, _ = self.request("/cart/items", {"csrf_token": TOKEN.search(page).group(1), "course": slug})
+        return status, time.perf_counter() - started
 
     def request(self, path, form=None):
         data = urllib.parse.urlencode(form).encode() if form is not None else None

@@ -221,6 +221,11 @@ impl Topology {
         }
     }
 
+    /// True when pages are cached (step 3 on): then Redis also holds the sessions.
+    pub fn has_cache(&self) -> bool {
+        self.cache == CacheMode::Redis
+    }
+
     pub fn cache_label(&self) -> &'static str {
         match self.cache {
             CacheMode::Off => "none",

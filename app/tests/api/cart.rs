@@ -254,3 +254,38 @@ async fn cart_changes_need_the_sessions_token() {
         .expect("count");
     assert_eq!(browsing_only, 0, "browsing alone creates no cart");
 }
+
+#[tokio::test]
+async fn a_cart_id_in_a_forged_cookie_opens_no_cart() {
+    let app = TestApp::seeded().await;
+    app.add_to_cart(3).await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM carts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the visitor's cart");
+    // someone who learned the id writes the cookie by hand, without the shop's signature
+    for forged in [
+        id.simple().to_string(),
+        format!("{}={}", "x".repeat(44), id.simple()),
+        "garbage".to_string(),
+    ] {
+        let page = reqwest::Client::new()
+            .get(format!("{}/cart", app.address))
+            .header("cookie", format!("courseshop_cart={forged}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            page.status().as_u16(),
+            200,
+            "a bad cookie is ignored, not an error"
+        );
+        let body = page.text().await.expect("body");
+        assert!(body.contains("Your cart is empty"), "{forged}: {body}");
+    }
+    assert_eq!(
+        app.cart_slugs().await,
+        vec![seed::course(3).slug],
+        "the real visitor keeps it"
+    );
+}

@@ -194,11 +194,14 @@ impl Teaching {
         }
     }
 
-    /// A course's page and every list page change with it.
-    async fn changed(&self, slug: &CourseSlug) {
+    /// After an update of `rows` rows for `slug`: not found if none, else the course's page and
+    /// every list page change with it.
+    async fn changed(&self, slug: &CourseSlug, rows: u64) -> Result<(), TeachError> {
+        found(rows)?;
         if let Some(cache) = &self.cache {
             cache.course_changed(slug).await;
         }
+        Ok(())
     }
 
     /// The instructor's courses, most recently changed first.
@@ -321,9 +324,7 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        found(updated)?;
-        self.changed(slug).await;
-        Ok(())
+        self.changed(slug, updated).await
     }
 
     /// Publishing puts the course in the catalog; unpublishing takes it out (past orders keep it).
@@ -342,9 +343,7 @@ impl Teaching {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        found(updated)?;
-        self.changed(slug).await;
-        Ok(())
+        self.changed(slug, updated).await
     }
 
     async fn category_exists(&self, slug: &CategorySlug) -> Result<bool, StoreError> {

@@ -102,3 +102,25 @@ ensure_redis() {
   done
   die "Redis did not start on 127.0.0.1:6379 (see /tmp/courseshop-redis.log)"
 }
+
+# --- RabbitMQ (OrderPlaced events, from step 4) ---------------------------------------------------
+rabbitmq_up() { port_open 5672; }
+
+# Make sure RabbitMQ answers on 127.0.0.1:5672 (guest/guest); start the machine's server if it is
+# installed but stopped, or install it with apt. Sets RABBITMQ_STARTED=1 when this call started it.
+ensure_rabbitmq() {
+  RABBITMQ_STARTED=
+  rabbitmq_up && return 0
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    say "installing rabbitmq-server with apt-get"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >&2 \
+      || die "RabbitMQ is not running and rabbitmq-server could not be installed (apt-get, needs root): install it, or point RABBITMQ_URL at a running broker."
+  fi
+  say "RabbitMQ is not answering; starting rabbitmq-server (it takes a few seconds)"
+  rabbitmq-server -detached >&2 || true
+  for _ in $(seq 1 120); do
+    if rabbitmq_up && rabbitmqctl -q status >/dev/null 2>&1; then RABBITMQ_STARTED=1; return 0; fi
+    sleep 0.5
+  done
+  die "RabbitMQ did not start on 127.0.0.1:5672 (see /var/log/rabbitmq/)"
+}

@@ -18,6 +18,7 @@ use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, Postg
 use shop::catalog::{Catalog, CatalogCache, Teaching};
 use shop::database;
 use shop::enrollment::Enrollments;
+use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
 use shop::settings::Settings;
 use shop::topology::CartStoreKind;
@@ -25,6 +26,7 @@ use shop::topology::CartStoreKind;
 use crate::error::{AppError, error_pages};
 use crate::layout::ShopInfo;
 use crate::metrics;
+use crate::outbox_relay::{self, RelayHandle};
 use crate::routes;
 use crate::routes::accounts::LoginThrottle;
 use crate::routes::health::Probes;
@@ -37,6 +39,8 @@ use crate::visitor_cart::{VisitorCartCookie, keep_visitor_cart};
 pub struct Application {
     port: u16,
     server: Server,
+    /// Step 4: the outbox relay beside the web server.
+    relay: Option<RelayHandle>,
 }
 
 /// The stores the shop's topology picked, made from the settings (tests swap single ones).
@@ -120,6 +124,10 @@ impl Application {
         let probes = Data::new(Probes {
             cosmos: cosmos_carts,
             redis: redis.clone(),
+            broker: settings
+                .events
+                .as_ref()
+                .map(|events| BrokerProbe::new(events.broker.clone(), "courseshop readiness")),
         });
         let carts = CartService::new(
             cart_store,
@@ -130,6 +138,7 @@ impl Application {
             pool.clone(),
             checkout_carts,
             Arc::new(SimulatedPaymentGateway),
+            settings.topology.enrollment,
         ));
         let carts = Data::new(carts);
         let orders = Data::new(Orders::new(pool.clone()));
@@ -186,16 +195,30 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        // step 4: checkout only writes the outbox; this sends what it wrote
+        let relay = settings
+            .events
+            .clone()
+            .map(|events| outbox_relay::spawn(&settings.database, events));
+        Ok(Application {
+            port,
+            server,
+            relay,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until SIGINT/SIGTERM (actix-web handles both and drains open requests).
+    /// Runs until SIGINT/SIGTERM (actix-web handles both and drains open requests), then lets the
+    /// relay finish the batch in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
+        served
     }
 }
 

@@ -26,7 +26,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use uuid::Uuid;
 
-use helpers::TestApp;
+use helpers::{TestApp, TestRabbit, TestWorker, eventually};
+use shop::topology::EnrollmentMode;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -71,6 +72,33 @@ async fn the_journey_works_with_redis_in_a_real_browser() {
     journey_in_a_real_browser(&app, "step3").await;
 }
 
+/// Tutorial step 4: checkout leaves the order paid, the relay publishes its event, and the worker
+/// enrolls it. The worker starts only once the order waits, so the order page must first say
+/// "enrollment pending" and then update itself (its script polls) to "Enrolled".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_works_at_step_4_with_the_enrollment_worker_in_a_real_browser() {
+    let rabbit = TestRabbit::new();
+    let app = TestApp::at_step_4(&rabbit).await;
+    let late_worker = {
+        let app = app.other_browser_app();
+        tokio::spawn(async move {
+            eventually("an order waits for enrollment", JOURNEY_LIMIT, || async {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders WHERE status = 'paid'")
+                    .fetch_one(&app.pool)
+                    .await
+                    .is_ok_and(|paid| paid > 0)
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let worker = TestWorker::start(&app, &rabbit).await;
+            (worker, rabbit)
+        })
+    };
+    journey_in_a_real_browser(&app, "step4").await;
+    let (worker, _rabbit) = late_worker.await.expect("the worker started");
+    worker.stop().await;
+}
+
 async fn journey_in_a_real_browser(app: &TestApp, label: &str) {
     for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         assert!(
@@ -88,7 +116,8 @@ async fn journey_in_a_real_browser(app: &TestApp, label: &str) {
         .await
         .unwrap_or_else(|error| panic!("Chromium did not start: {error:#}"));
 
-    let journey = Journey::new(browser.clone(), &app.address, label);
+    let mut journey = Journey::new(browser.clone(), &app.address, label);
+    journey.enrollment_is_asynchronous = app.settings.topology.enrollment == EnrollmentMode::Async;
     let outcome = match tokio::time::timeout(JOURNEY_LIMIT, journey.run()).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("the journey took longer than {JOURNEY_LIMIT:?}")),
@@ -117,6 +146,8 @@ struct Journey {
     /// Names the evidence files, so two journeys never overwrite each other's.
     label: String,
     steps: Cell<usize>,
+    /// Step 4: the order page shows "enrollment pending" before "Enrolled".
+    enrollment_is_asynchronous: bool,
 }
 
 impl Journey {
@@ -126,6 +157,7 @@ impl Journey {
             base: base.to_string(),
             label: label.to_string(),
             steps: Cell::new(0),
+            enrollment_is_asynchronous: false,
         }
     }
 
@@ -249,6 +281,9 @@ impl Journey {
             );
             pay.click().await?;
             wait_for_path(b, "/orders/").await?;
+            if self.enrollment_is_asynchronous {
+                wait_for_text(b, r#"[data-testid="order-status"]"#, "enrollment pending").await?;
+            }
             wait_for_text(b, r#"[data-testid="order-status"]"#, "Enrolled").await?;
             expect_listed(b, "li.cart__line", &[&first, &second]).await
         })

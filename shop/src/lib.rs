@@ -7,6 +7,7 @@ pub mod cart;
 pub mod catalog;
 pub mod database;
 pub mod enrollment;
+pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod money;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use sqlx::PgPool;
 
@@ -113,6 +113,97 @@ pub fn observe_pool(pool: &PgPool) {
         .set((size - idle).max(0));
 }
 
+/// The outbox as the relay last saw it: rows not yet confirmed by the broker, and the age of the
+/// oldest (0 when none). A backlog that grows while its age climbs means the broker is unreachable.
+pub fn outbox_backlog(pending: i64, oldest: Option<Duration>) {
+    METRICS.outbox_pending.set(pending);
+    METRICS
+        .outbox_oldest_age
+        .set(oldest.map_or(0.0, |age| age.as_secs_f64()));
+}
+
+/// Orders paid and not yet enrolled, and how long the oldest has waited (0 when none): the
+/// checkout-to-enrolled lag as ops watch it.
+pub fn orders_awaiting_enrollment(orders: i64, oldest: Option<Duration>) {
+    METRICS.orders_awaiting_enrollment.set(orders);
+    METRICS
+        .oldest_awaiting_enrollment
+        .set(oldest.map_or(0.0, |age| age.as_secs_f64()));
+}
+
+/// An outbox row was confirmed by the broker.
+pub fn outbox_published(events: u64) {
+    METRICS.outbox_published.inc_by(events);
+}
+
+/// The relay could not publish: `reason` is `unavailable` (no connection), `nack` (the broker
+/// refused), `unroutable` (no queue bound) or `timeout` (no confirm in time).
+pub fn outbox_publish_failure(reason: &'static str) {
+    METRICS
+        .outbox_publish_failures
+        .with_label_values(&[reason])
+        .inc();
+}
+
+/// Outbox rows confirmed by the broker so far in this process.
+pub fn outbox_published_so_far() -> u64 {
+    METRICS.outbox_published.get()
+}
+
+/// What the enrollment worker did with one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageOutcome {
+    /// Enrolled now.
+    Enrolled,
+    /// Enrolled before (a duplicate or a redelivery): acked, nothing written.
+    Duplicate,
+    /// Failed for a passing reason; sent to a retry queue.
+    Retried,
+    /// Malformed, unknown, or out of attempts; sent to the dead-letter queue.
+    DeadLettered,
+}
+
+impl MessageOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageOutcome::Enrolled => "enrolled",
+            MessageOutcome::Duplicate => "duplicate",
+            MessageOutcome::Retried => "retried",
+            MessageOutcome::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// The worker received a message from its queue.
+pub fn message_consumed() {
+    METRICS.messages_consumed.inc();
+}
+
+/// The worker finished a message with `outcome` after `elapsed` (from delivery to ack).
+pub fn message_processed(outcome: MessageOutcome, elapsed: Duration) {
+    METRICS
+        .messages_processed
+        .with_label_values(&[outcome.as_str()])
+        .inc();
+    METRICS
+        .message_processing
+        .with_label_values(&[outcome.as_str()])
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Messages the worker received so far in this process.
+pub fn messages_consumed() -> u64 {
+    METRICS.messages_consumed.get()
+}
+
+/// Messages the worker finished with `outcome` so far in this process.
+pub fn messages_processed(outcome: MessageOutcome) -> u64 {
+    METRICS
+        .messages_processed
+        .with_label_values(&[outcome.as_str()])
+        .get()
+}
+
 /// Every metric in the Prometheus text format (`CONTENT_TYPE`).
 pub fn render() -> Result<String, prometheus::Error> {
     TextEncoder::new().encode_to_string(&METRICS.registry.gather())
@@ -134,6 +225,24 @@ struct Metrics {
     http_requests: IntCounterVec,
     /// `courseshop_http_request_duration_seconds{method, route}`: latency per page.
     http_request_duration: HistogramVec,
+    /// `courseshop_outbox_pending_events`: events written and not yet confirmed by the broker.
+    outbox_pending: IntGauge,
+    /// `courseshop_outbox_oldest_pending_age_seconds`: how late the oldest of them is.
+    outbox_oldest_age: Gauge,
+    /// `courseshop_orders_awaiting_enrollment`: paid, not yet enrolled (step 4).
+    orders_awaiting_enrollment: IntGauge,
+    /// `courseshop_orders_oldest_awaiting_enrollment_age_seconds`.
+    oldest_awaiting_enrollment: Gauge,
+    /// `courseshop_outbox_published_total`: events the broker confirmed.
+    outbox_published: IntCounter,
+    /// `courseshop_outbox_publish_failures_total{reason}`.
+    outbox_publish_failures: IntCounterVec,
+    /// `courseshop_enrollment_messages_consumed_total` (worker).
+    messages_consumed: IntCounter,
+    /// `courseshop_enrollment_messages_total{outcome}` (worker).
+    messages_processed: IntCounterVec,
+    /// `courseshop_enrollment_message_processing_seconds{outcome}` (worker): delivery to ack.
+    message_processing: HistogramVec,
 }
 
 /// From a cache hit (well under a millisecond) to a request that waited out the pool's timeout.
@@ -201,6 +310,80 @@ impl Metrics {
                     )
                     .buckets(LATENCY_BUCKETS.to_vec()),
                     &["method", "route"],
+                ),
+            ),
+            outbox_pending: register(
+                &registry,
+                IntGauge::new(
+                    "courseshop_outbox_pending_events",
+                    "Outbox events not yet confirmed by the broker, as the relay last counted.",
+                ),
+            ),
+            outbox_oldest_age: register(
+                &registry,
+                Gauge::new(
+                    "courseshop_outbox_oldest_pending_age_seconds",
+                    "Age of the oldest outbox event not yet confirmed by the broker (0: none).",
+                ),
+            ),
+            orders_awaiting_enrollment: register(
+                &registry,
+                IntGauge::new(
+                    "courseshop_orders_awaiting_enrollment",
+                    "Orders paid and not yet enrolled by the worker, as the relay last counted.",
+                ),
+            ),
+            oldest_awaiting_enrollment: register(
+                &registry,
+                Gauge::new(
+                    "courseshop_orders_oldest_awaiting_enrollment_age_seconds",
+                    "How long the oldest order not yet enrolled has waited (0: none).",
+                ),
+            ),
+            outbox_published: register(
+                &registry,
+                IntCounter::new(
+                    "courseshop_outbox_published_total",
+                    "Outbox events published and confirmed by the broker.",
+                ),
+            ),
+            outbox_publish_failures: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "courseshop_outbox_publish_failures_total",
+                        "Outbox publishes that failed, by reason (unavailable, nack, unroutable, timeout).",
+                    ),
+                    &["reason"],
+                ),
+            ),
+            messages_consumed: register(
+                &registry,
+                IntCounter::new(
+                    "courseshop_enrollment_messages_consumed_total",
+                    "OrderPlaced messages the enrollment worker received.",
+                ),
+            ),
+            messages_processed: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "courseshop_enrollment_messages_total",
+                        "OrderPlaced messages the enrollment worker finished, by outcome \
+                         (enrolled, duplicate, retried, dead_lettered).",
+                    ),
+                    &["outcome"],
+                ),
+            ),
+            message_processing: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "courseshop_enrollment_message_processing_seconds",
+                        "Time from a message's delivery to its ack, by outcome.",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["outcome"],
                 ),
             ),
             registry,

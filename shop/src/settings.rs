@@ -29,6 +29,61 @@ pub struct Settings {
     pub cosmos: Option<CosmosSettings>,
     /// Set when the topology caches in Redis (tutorial step 3 on).
     pub redis: Option<RedisSettings>,
+    /// Set when enrollment is asynchronous (tutorial step 4): the outbox relay and its broker.
+    pub events: Option<EventSettings>,
+}
+
+/// Where RabbitMQ is and what the shop declares there; the app's relay and the worker read the same.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// `RABBITMQ_URL`: `amqp://user:password@host:5672/%2f` (`amqps://` for TLS); the password stays
+    /// hidden. A URL without `heartbeat` gets `heartbeat=10`, so a silently dead connection is noticed
+    /// within seconds rather than the server's default minute.
+    pub url: Secret,
+    /// `RABBITMQ_NAME_PREFIX` (default empty): put before every exchange and queue name, so several
+    /// shops (and the tests) can share one broker.
+    pub name_prefix: String,
+    /// `ENROLLMENT_RETRY_DELAYS_MS` (default `1000,10000,60000`): how long a message that failed
+    /// for a passing reason waits before each further attempt; after the last one it is
+    /// dead-lettered. So the default makes 4 attempts over about 71 seconds.
+    pub retry_delays: Vec<Duration>,
+}
+
+impl BrokerSettings {
+    /// Attempts a message gets before it is dead-lettered: the first, and one after each delay.
+    pub fn max_attempts(&self) -> u32 {
+        u32::try_from(self.retry_delays.len())
+            .unwrap_or(u32::MAX - 1)
+            .saturating_add(1)
+    }
+}
+
+/// The app's side of step 4: the outbox relay.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    pub broker: BrokerSettings,
+    /// `OUTBOX_POLL_INTERVAL_MS` (default 1000): how often the relay looks for pending rows when no
+    /// notification woke it (LISTEN/NOTIFY is lost while its connection is down, and does not pass
+    /// through PgBouncer in transaction mode).
+    pub poll_interval: Duration,
+    /// `OUTBOX_BATCH_SIZE` (default 100): rows published per round trip of confirms.
+    pub batch_size: u16,
+}
+
+/// The enrollment worker's settings (`enrollment-worker`), read the same way as the shop's.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// `HOST` (default 127.0.0.1) and `WORKER_PORT` (default 8090; 0 picks a free one): where the
+    /// worker's `/healthz`, `/readyz` and `/metrics` answer.
+    pub host: IpAddr,
+    pub port: u16,
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    /// `WORKER_PREFETCH` (default 10): messages the broker hands the worker before it has acked
+    /// earlier ones, which is also how many it processes at once. The default matches the default
+    /// pool size, so no message in hand waits for a connection.
+    pub prefetch: u16,
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +273,24 @@ impl Settings {
             CacheMode::Redis => Some(redis_from(&env)?),
             CacheMode::Off => None,
         };
+        let events = match topology.enrollment {
+            EnrollmentMode::Async => Some(EventSettings {
+                broker: broker_from(&env)?,
+                poll_interval: Duration::from_millis(env.parsed_in(
+                    "OUTBOX_POLL_INTERVAL_MS",
+                    1000,
+                    10..=60_000,
+                    "milliseconds from 10 to 60000",
+                )?),
+                batch_size: env.parsed_in(
+                    "OUTBOX_BATCH_SIZE",
+                    100,
+                    1..=1000,
+                    "a number of rows from 1 to 1000",
+                )?,
+            }),
+            EnrollmentMode::Sync => None,
+        };
         Ok(Settings {
             host,
             port,
@@ -225,6 +298,7 @@ impl Settings {
             topology,
             cosmos,
             redis,
+            events,
             sessions: SessionSettings {
                 key: match env.optional("SESSION_KEY") {
                     Some(key) if key.chars().count() >= 64 => Some(Secret(key)),
@@ -253,6 +327,117 @@ impl Settings {
         let env = Env { lookup: &lookup };
         Ok((database_from(&env)?, log_format_from(&env)?))
     }
+}
+
+impl WorkerSettings {
+    pub fn from_env() -> Result<WorkerSettings, SettingsError> {
+        WorkerSettings::from_lookup(|variable| std::env::var(variable).ok())
+    }
+
+    /// What `enrollment-worker redrive` needs: the broker and how to log, not the database, so ops
+    /// can move dead letters back from anywhere that reaches RabbitMQ.
+    pub fn for_redrive() -> Result<(BrokerSettings, LogFormat), SettingsError> {
+        let lookup = |variable: &str| std::env::var(variable).ok();
+        let env = Env { lookup: &lookup };
+        Ok((broker_from(&env)?, log_format_from(&env)?))
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<WorkerSettings, SettingsError> {
+        let env = Env { lookup: &lookup };
+        Ok(WorkerSettings {
+            host: env.parsed(
+                "HOST",
+                "127.0.0.1".parse().ok(),
+                "an IP address such as 0.0.0.0",
+            )?,
+            port: env.parsed("WORKER_PORT", Some(8090), "a port number from 0 to 65535")?,
+            database: database_from(&env)?,
+            broker: broker_from(&env)?,
+            prefetch: env.parsed_in(
+                "WORKER_PREFETCH",
+                10,
+                1..=1000,
+                "a number of messages from 1 to 1000",
+            )?,
+            log_format: log_format_from(&env)?,
+        })
+    }
+}
+
+fn broker_from(env: &Env<'_>) -> Result<BrokerSettings, SettingsError> {
+    let url = env
+        .required(
+            "RABBITMQ_URL",
+            "enrollment goes through RabbitMQ at this step: set it, \
+             e.g. amqp://guest:guest@127.0.0.1:5672/%2f (./scripts/run does)",
+        )?
+        .trim()
+        .to_string();
+    let invalid = |reason: &str| SettingsError::Invalid {
+        variable: "RABBITMQ_URL",
+        value: "<hidden>".to_string(),
+        reason: reason.to_string(),
+    };
+    let parsed = url::Url::parse(&url)
+        .map_err(|_| invalid("expected a URL such as amqp://guest:guest@127.0.0.1:5672/%2f"))?;
+    if !matches!(parsed.scheme(), "amqp" | "amqps") {
+        return Err(invalid("expected an amqp:// or amqps:// (TLS) URL"));
+    }
+    if parsed.host().is_none() {
+        return Err(invalid("the URL has no host"));
+    }
+    let url = if parsed.query_pairs().any(|(key, _)| key == "heartbeat") {
+        url
+    } else if parsed.query().is_some() {
+        format!("{url}&heartbeat=10")
+    } else {
+        format!("{url}?heartbeat=10")
+    };
+    let name_prefix = env.optional("RABBITMQ_NAME_PREFIX").unwrap_or_default();
+    if !name_prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        || name_prefix.len() > 100
+    {
+        return Err(SettingsError::Invalid {
+            variable: "RABBITMQ_NAME_PREFIX",
+            value: name_prefix,
+            reason: "letters, digits, '.', '-', '_' or ':' (at most 100), e.g. staging."
+                .to_string(),
+        });
+    }
+    let retry_delays = match env.optional("ENROLLMENT_RETRY_DELAYS_MS") {
+        None => vec![
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        ],
+        Some(value) => value
+            .split(',')
+            .map(|part| {
+                part.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|millis| (10..=86_400_000).contains(millis))
+                    .map(Duration::from_millis)
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|delays| (1..=10).contains(&delays.len()))
+            .ok_or_else(|| SettingsError::Invalid {
+                variable: "ENROLLMENT_RETRY_DELAYS_MS",
+                value: value.clone(),
+                reason: "1 to 10 comma-separated delays in milliseconds (10 to 86400000), \
+                         e.g. 1000,10000,60000"
+                    .to_string(),
+            })?,
+    };
+    Ok(BrokerSettings {
+        url: Secret(url),
+        name_prefix,
+        retry_delays,
+    })
 }
 
 fn database_from(env: &Env<'_>) -> Result<DatabaseSettings, SettingsError> {
@@ -629,21 +814,84 @@ mod tests {
     }
 
     #[test]
-    fn steps_not_built_yet_are_refused_not_downgraded() {
-        let error = settings(&[URL, ("SHOP_STEP", "4")]).expect_err("must fail");
-        assert!(matches!(error, SettingsError::NotBuilt { .. }));
-        assert!(
-            error
-                .to_string()
-                .ends_with("run SHOP_STEP=3 or lower, or leave the switch unset")
-        );
+    fn asynchronous_enrollment_needs_the_broker_and_checks_its_settings() {
         let error =
             settings(&[URL, ("SHOP_STEP", "0"), ("ENROLLMENT", "async")]).expect_err("must fail");
         assert!(
-            error
-                .to_string()
-                .starts_with("ENROLLMENT=async belongs to tutorial step 4")
+            error.to_string().starts_with("RABBITMQ_URL is not set"),
+            "{error}"
         );
+        let broker = |pairs: &[(&str, &str)]| {
+            let mut all = vec![URL, ("SHOP_STEP", "0"), ("ENROLLMENT", "async")];
+            all.extend_from_slice(pairs);
+            settings(&all).map(|settings| settings.events.expect("events at async").broker)
+        };
+        let defaults =
+            broker(&[("RABBITMQ_URL", "amqp://shop:secret@mq:5672/%2f")]).expect("valid settings");
+        assert_eq!(
+            defaults.url.expose(),
+            "amqp://shop:secret@mq:5672/%2f?heartbeat=10"
+        );
+        assert!(!format!("{defaults:?}").contains("secret"));
+        assert_eq!(defaults.name_prefix, "");
+        assert_eq!(defaults.max_attempts(), 4);
+        let custom = broker(&[
+            ("RABBITMQ_URL", "amqps://mq/vhost?heartbeat=30"),
+            ("RABBITMQ_NAME_PREFIX", "staging."),
+            ("ENROLLMENT_RETRY_DELAYS_MS", "200, 400"),
+        ])
+        .expect("valid settings");
+        assert_eq!(custom.url.expose(), "amqps://mq/vhost?heartbeat=30");
+        assert_eq!(
+            custom.retry_delays,
+            [Duration::from_millis(200), Duration::from_millis(400)]
+        );
+        for (variable, value) in [
+            ("RABBITMQ_URL", "http://mq:5672"),
+            ("RABBITMQ_URL", "amqp://user:secret@"),
+            ("RABBITMQ_NAME_PREFIX", "has space"),
+            ("ENROLLMENT_RETRY_DELAYS_MS", "1000,soon"),
+            ("ENROLLMENT_RETRY_DELAYS_MS", "5"),
+        ] {
+            let mut pairs = vec![("RABBITMQ_URL", "amqp://mq")];
+            pairs.push((variable, value));
+            let error = broker(&pairs).expect_err(value);
+            assert!(error.to_string().starts_with(variable), "{error}");
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
+        // step 4 is the default, and its preset is async
+        let error = settings(&[
+            URL,
+            ("SHOP_STEP", "4"),
+            ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+            ("COSMOS_KEY", "c2VjcmV0"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ])
+        .expect_err("must fail");
+        assert!(error.to_string().starts_with("RABBITMQ_URL"), "{error}");
+    }
+
+    #[test]
+    fn the_worker_reads_its_own_settings() {
+        let env: HashMap<&str, &str> = [
+            URL,
+            ("RABBITMQ_URL", "amqp://127.0.0.1"),
+            ("WORKER_PORT", "0"),
+        ]
+        .into_iter()
+        .collect();
+        let worker = WorkerSettings::from_lookup(|variable| {
+            env.get(variable).map(|value| value.to_string())
+        })
+        .expect("valid settings");
+        assert_eq!(worker.port, 0);
+        assert_eq!(worker.prefetch, 10);
+        assert_eq!(worker.broker.max_attempts(), 4);
+        let error = WorkerSettings::from_lookup(|variable| {
+            (variable == "DATABASE_URL").then(|| URL.1.to_string())
+        })
+        .expect_err("needs the broker");
+        assert!(error.to_string().starts_with("RABBITMQ_URL is not set"));
     }
 
     #[test]
@@ -834,9 +1082,15 @@ mod tests {
             ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
             ("COSMOS_KEY", "c2VjcmV0"),
             ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("RABBITMQ_URL", "amqp://127.0.0.1:5672/%2f"),
+            ("RABBITMQ_NAME_PREFIX", " "),
         ])
         .expect("valid settings");
         assert_eq!(settings.port, 8080);
         assert_eq!(settings.topology.step, Step::DEFAULT);
+        assert_eq!(
+            settings.events.map(|events| events.broker.name_prefix),
+            Some(String::new())
+        );
     }
 }

@@ -25,9 +25,9 @@ impl Step {
         Step::AsyncMessaging,
     ];
 
-    /// The step a shop starts in when `SHOP_STEP` is not set. DESIGN's default is the target, step 4;
-    /// until its pieces are built the default is the furthest step that is, so a plain start shows
-    /// the newest architecture and never hits a refusal.
+    /// The step a shop starts in when `SHOP_STEP` is not set: the furthest one built, which is
+    /// DESIGN's target, step 4. (While a step is being built, a plain start still shows the newest
+    /// complete architecture and never hits a refusal.)
     pub const DEFAULT: Step = Topology::LAST_BUILT_STEP;
 
     pub fn number(self) -> u8 {
@@ -180,7 +180,7 @@ pub struct Topology {
 
 impl Topology {
     /// The furthest tutorial step whose pieces this build contains.
-    pub const LAST_BUILT_STEP: Step = Step::Redis;
+    pub const LAST_BUILT_STEP: Step = Step::AsyncMessaging;
 
     /// The first piece of this topology that the build does not contain, as `VARIABLE=value`.
     pub fn missing_piece(&self) -> Option<(String, Step)> {
@@ -254,14 +254,14 @@ mod tests {
     }
 
     #[test]
-    fn steps_up_to_redis_are_built_and_later_steps_are_not() {
-        assert_eq!(Step::Monolith.preset().missing_piece(), None);
-        assert_eq!(Step::AzureSetup.preset().missing_piece(), None);
-        assert_eq!(Step::CartsInCosmos.preset().missing_piece(), None);
-        assert_eq!(Step::Redis.preset().missing_piece(), None);
+    fn every_step_is_built_and_the_default_is_the_target() {
+        for step in Step::ALL {
+            assert_eq!(step.preset().missing_piece(), None, "{step}");
+        }
+        assert_eq!(Step::DEFAULT, Step::AsyncMessaging);
         assert_eq!(
-            Step::AsyncMessaging.preset().missing_piece(),
-            Some(("ENROLLMENT=async".to_string(), Step::AsyncMessaging))
+            Step::DEFAULT.preset().services(),
+            ["postgres", "cosmos", "redis", "rabbitmq"]
         );
     }
 

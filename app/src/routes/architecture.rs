@@ -6,8 +6,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use sqlx::PgPool;
 
+use shop::events::Outbox;
 use shop::metrics::{self, CacheOutcome};
-use shop::topology::{Step, Topology};
+use shop::orders::Orders;
+use shop::topology::{EnrollmentMode, Step, Topology};
 
 use super::health::{Probes, StoreStatus, check_stores};
 use crate::layout::{Layout, ShopInfo, Visitor};
@@ -49,6 +51,24 @@ pub struct ArchitecturePage {
     stores: Vec<StoreStatus>,
     caches: Vec<CacheFigures>,
     postgres_queries: u64,
+    /// Step 4: the outbox and the orders waiting for the worker (`None` when they cannot be read).
+    events: Option<EventFigures>,
+}
+
+pub struct EventFigures {
+    pub pending: i64,
+    pub oldest_pending: String,
+    pub awaiting_enrollment: i64,
+    pub oldest_awaiting: String,
+    pub published: u64,
+}
+
+/// "1.4 s", or "—" when nothing waits.
+fn age(age: Option<std::time::Duration>) -> String {
+    age.map_or_else(
+        || "—".to_string(),
+        |age| format!("{:.1} s", age.as_secs_f64()),
+    )
 }
 
 impl ArchitecturePage {
@@ -65,6 +85,28 @@ pub async fn architecture(
     probes: Data<Probes>,
 ) -> ArchitecturePage {
     let stores = check_stores(&pool, &probes).await;
+    let events = match info.topology.enrollment {
+        EnrollmentMode::Sync => None,
+        EnrollmentMode::Async => {
+            let (outbox, orders) = (
+                Outbox::new(pool.get_ref().clone()),
+                Orders::new(pool.get_ref().clone()),
+            );
+            match tokio::try_join!(outbox.backlog(), orders.awaiting_enrollment()) {
+                Ok((backlog, waiting)) => Some(EventFigures {
+                    pending: backlog.pending,
+                    oldest_pending: age(backlog.oldest),
+                    awaiting_enrollment: waiting.orders,
+                    oldest_awaiting: age(waiting.oldest),
+                    published: metrics::outbox_published_so_far(),
+                }),
+                Err(error) => {
+                    tracing::warn!(%error, "the outbox figures could not be read");
+                    None
+                }
+            }
+        }
+    };
     let caches = CACHES
         .into_iter()
         .map(|(cache, label)| CacheFigures {
@@ -82,5 +124,6 @@ pub async fn architecture(
         stores,
         caches,
         postgres_queries: metrics::postgres_queries(),
+        events,
     }
 }

@@ -1,4 +1,4 @@
-//! The shop's stylesheet and icon, compiled into the binary so a deployment is one file plus config.
+//! The shop's static files, compiled into the binary so a deployment is one file plus config.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective};
@@ -16,6 +16,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../../static/favicon.svg"),
+    ),
+    (
+        "order-status.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/js/order-status.js"),
     ),
 ];
 

@@ -8,6 +8,7 @@ use actix_web::web::Data;
 use serde::Serialize;
 use shop::cache::Redis;
 use shop::cart::CosmosCartStore;
+use shop::events::broker::BrokerProbe;
 use sqlx::PgPool;
 
 /// `GET /healthz`: the process is alive and serving. It checks no store, so a database outage does
@@ -20,6 +21,8 @@ pub async fn healthz() -> HttpResponse {
 pub struct Probes {
     pub cosmos: Option<CosmosCartStore>,
     pub redis: Option<Redis>,
+    /// Set when enrollment is asynchronous (step 4).
+    pub broker: Option<BrokerProbe>,
 }
 
 #[derive(Serialize)]
@@ -102,10 +105,26 @@ pub async fn check_stores(pool: &PgPool, probes: &Probes) -> Vec<StoreStatus> {
             None => None,
         }
     };
-    let (postgres, cosmos, redis) = tokio::join!(postgres, cosmos, redis);
+    // not critical: checkout goes on while it is down, and its events wait in the outbox
+    let rabbitmq = async {
+        match &probes.broker {
+            Some(broker) => Some(
+                check(
+                    "rabbitmq",
+                    "events: OrderPlaced to the enrollment worker",
+                    false,
+                    broker.ping(),
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (postgres, cosmos, redis, rabbitmq) = tokio::join!(postgres, cosmos, redis, rabbitmq);
     std::iter::once(postgres)
         .chain(cosmos)
         .chain(redis)
+        .chain(rabbitmq)
         .collect()
 }
 

@@ -25,6 +25,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/checkout", web::post().to(orders::checkout))
         .route("/orders", read().to(orders::history))
         .route("/orders/{id}", read().to(orders::order))
+        .route("/orders/{id}/status", read().to(orders::order_status))
         .route("/my/courses", read().to(orders::my_courses))
         .route("/teach/courses", read().to(teach::courses))
         .route("/teach/courses", web::post().to(teach::create))

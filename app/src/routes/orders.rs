@@ -2,23 +2,26 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::web::{Data, Path};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use shop::cart::{CartOwner, CartService, CartView};
 use shop::enrollment::{EnrolledCourse, Enrollments};
-use shop::ids::OrderId;
+use shop::ids::{OrderId, UserId};
 use shop::orders::payment::PaymentError;
 use shop::orders::{
-    CardNumber, Checkout, CheckoutError, Order, OrderSummary, Orders, SimulatedPaymentGateway,
+    CardNumber, Checkout, CheckoutError, Order, OrderStatus, OrderSummary, Orders,
+    SimulatedPaymentGateway,
 };
 
 use crate::csrf::Checked;
 use crate::error::AppError;
 use crate::layout::{Layout, Visitor, render, see_other};
+use crate::session::ShopSession;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "orders/checkout.html")]
@@ -133,6 +136,8 @@ pub async fn history(visitor: Visitor, orders: Data<Orders>) -> Result<HistoryPa
 pub struct OrderPage {
     layout: Layout,
     order: Order,
+    /// Paid but not yet enrolled (step 4's worker has not got to it): the page refreshes itself.
+    pending: bool,
 }
 
 /// `GET /orders/{id}`: someone else's order is a 404, like one that does not exist.
@@ -141,15 +146,63 @@ pub async fn order(
     orders: Data<Orders>,
     id: Path<String>,
 ) -> Result<OrderPage, AppError> {
-    let user = visitor.signed_in(&format!("/orders/{id}"))?;
-    let not_found =
-        || AppError::NotFound("There is no order with that number in your account.".to_string());
-    let id = OrderId::parse_readable(&id).ok_or_else(not_found)?;
-    let order = orders.order(user.id, id).await?.ok_or_else(not_found)?;
+    let order = students_order(&visitor, &orders, &id).await?;
     Ok(OrderPage {
         layout: visitor.layout(format!("Order {}", order.id)),
+        pending: order.status == OrderStatus::Paid,
         order,
     })
+}
+
+/// What `order-status.js` polls while an order waits for enrollment.
+#[derive(Serialize)]
+struct StatusBody {
+    status: &'static str,
+    label: &'static str,
+}
+
+/// `GET /orders/{id}/status`: the order page's status as JSON, never cached (it is polled for a
+/// change). Polled every second by an open order page, so it reads the session alone: no cart badge
+/// (a Cosmos DB read) and no flash message taken from another tab's next page.
+pub async fn order_status(
+    session: ShopSession,
+    orders: Data<Orders>,
+    id: Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = session.user_id().ok_or_else(|| {
+        if session.unavailable() {
+            AppError::SessionUnavailable
+        } else {
+            // signing in brings the student back to the page, not to this JSON
+            AppError::SignInRequired(format!("/orders/{id}"))
+        }
+    })?;
+    let order = order_of(user, &orders, &id).await?;
+    let status = match order.status {
+        OrderStatus::Paid => "paid",
+        OrderStatus::Enrolled => "enrolled",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(StatusBody {
+            status,
+            label: order.status.label(),
+        }))
+}
+
+/// The signed-in student's order `id` (its readable form).
+async fn students_order(visitor: &Visitor, orders: &Orders, id: &str) -> Result<Order, AppError> {
+    let user = visitor.signed_in(&format!("/orders/{id}"))?;
+    order_of(user.id, orders, id).await
+}
+
+/// Order `id` of `user`. Someone else's order and a malformed id are the same 404 as a missing one:
+/// whether an order exists is none of anyone else's business.
+async fn order_of(user: UserId, orders: &Orders, id: &str) -> Result<Order, AppError> {
+    let not_found =
+        || AppError::NotFound("There is no order with that number in your account.".to_string());
+    let id = OrderId::parse_readable(id).ok_or_else(not_found)?;
+    orders.order(user, id).await?.ok_or_else(not_found)
 }
 
 #[derive(Template, WebTemplate)]
@@ -157,16 +210,24 @@ pub async fn order(
 pub struct MyCoursesPage {
     layout: Layout,
     courses: Vec<EnrolledCourse>,
+    /// Orders paid but not yet enrolled, newest first: their courses are on their way.
+    pending: Vec<OrderSummary>,
 }
 
 /// `GET /my/courses`
 pub async fn my_courses(
     visitor: Visitor,
     enrollments: Data<Enrollments>,
+    orders: Data<Orders>,
 ) -> Result<MyCoursesPage, AppError> {
     let user = visitor.signed_in("/my/courses")?;
+    // orders before courses: if the worker enrolls in between, the page shows a course twice over
+    // (pending and listed) rather than neither
+    let mut pending = orders.history(user.id).await?;
+    pending.retain(|order| order.status == OrderStatus::Paid);
     Ok(MyCoursesPage {
         courses: enrollments.courses(user.id).await?,
+        pending,
         layout: visitor.layout("My courses"),
     })
 }

@@ -44,22 +44,36 @@ fn a_missing_or_bad_setting_stops_the_start_with_its_name() {
 }
 
 #[test]
-fn a_step_that_is_not_built_is_refused_not_downgraded() {
+fn step_4_needs_a_broker_to_serve_and_a_bad_broker_setting_is_named() {
     let url = (
         "DATABASE_URL",
         "postgres://postgres@127.0.0.1:5432/postgres",
     );
-    let output = courseshop(&[], &[url, ("SHOP_STEP", "4")]);
+    let step_4 = [
+        url,
+        ("SHOP_STEP", "4"),
+        ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+        ("COSMOS_KEY", "c2VjcmV0"),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+    ];
+    let output = courseshop(&[], &step_4);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(
-        message.contains("ENROLLMENT=async belongs to tutorial step 4"),
+        message.contains("configuration error: RABBITMQ_URL is not set"),
         "{message}"
     );
+    let mut bad = step_4.to_vec();
+    bad.push(("RABBITMQ_URL", "amqp://guest:hunter2@mq:5672/%2f"));
+    bad.push(("ENROLLMENT_RETRY_DELAYS_MS", "1000,later"));
+    let output = courseshop(&[], &bad);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
     assert!(
-        message.contains("not built in this version yet"),
+        message.contains(r#"ENROLLMENT_RETRY_DELAYS_MS="1000,later" is not valid"#),
         "{message}"
     );
+    assert!(!message.contains("hunter2"), "{message}");
 }
 
 #[test]
@@ -99,12 +113,20 @@ fn services_lists_what_the_step_needs() {
         list(&[("SHOP_STEP", "2"), ("CART_STORE", "postgres")]),
         "postgres\n"
     );
-    let output = courseshop(&["services"], &[("SHOP_STEP", "4")]);
     assert_eq!(
-        output.status.code(),
-        Some(2),
-        "an unbuilt step is refused here too"
+        list(&[("SHOP_STEP", "4")]),
+        "postgres\ncosmos\nredis\nrabbitmq\n"
     );
+    assert_eq!(
+        list(&[("SHOP_STEP", "4"), ("ENROLLMENT", "sync")]),
+        "postgres\ncosmos\nredis\n"
+    );
+    assert_eq!(
+        list(&[("ENROLLMENT", "async"), ("SHOP_STEP", "0")]),
+        "postgres\nrabbitmq\n"
+    );
+    let output = courseshop(&["services"], &[("SHOP_STEP", "5")]);
+    assert_eq!(output.status.code(), Some(2), "an unknown step is refused");
 }
 
 #[test]

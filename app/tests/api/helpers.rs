@@ -1,173 +1,19 @@
 //! The test harness: a fresh database per test, the app in-process on a free port, a browser-like client.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use app::startup::Application;
 use shop::catalog::seed;
-use shop::database::MIGRATOR;
 use shop::settings::Settings;
 
-/// The server the tests create their databases on. `TEST_DATABASE_URL` points elsewhere if needed.
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn database_url(name: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
-}
-
-/// Courses in the shared test catalog: enough for several pages in every category.
-pub const TEST_CATALOG_COURSES: u32 = 500;
-
-/// A database of this test's own, dropped when the test ends.
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// An empty, migrated database.
-    pub async fn migrated() -> TestDatabase {
-        let database = TestDatabase::create(None).await;
-        let pool = database.pool().await;
-        MIGRATOR.run(&pool).await.expect("migrations apply");
-        pool.close().await;
-        database
-    }
-
-    /// A copy of the seeded test catalog (PostgreSQL copies a template database in milliseconds).
-    pub async fn seeded() -> TestDatabase {
-        let template = seeded_template().await;
-        TestDatabase::create(Some(&template)).await
-    }
-
-    async fn create(template: Option<&str>) -> TestDatabase {
-        let name = format!("courseshop_test_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .expect("PostgreSQL is reachable");
-        let sql = match template {
-            Some(template) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#),
-            None => format!(r#"CREATE DATABASE "{name}""#),
-        };
-        // a template being copied by another test at the same instant is briefly "in use": retry
-        let mut attempt = 0;
-        while let Err(error) = admin.execute(AssertSqlSafe(sql.clone())).await {
-            attempt += 1;
-            assert!(attempt < 50, "cannot create {name}: {error}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        TestDatabase {
-            url: database_url(&name),
-            name,
-        }
-    }
-
-    pub async fn pool(&self) -> PgPool {
-        PgPoolOptions::new()
-            .max_connections(5)
-            .connect(&self.url)
-            .await
-            .expect("the test database is reachable")
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
-        // Drop cannot await; a short-lived runtime on its own thread does the cleanup.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
-                admin.execute(AssertSqlSafe(sql.clone())).await.ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// The seeded catalog as a template database, built once per schema and catalog version. Test
-/// processes run in parallel, so building it is serialised with an advisory lock.
-async fn seeded_template() -> String {
-    let mut hasher = DefaultHasher::new();
-    for migration in MIGRATOR.iter() {
-        migration.checksum.hash(&mut hasher);
-    }
-    TEST_CATALOG_COURSES.hash(&mut hasher);
-    seed::course(1).title.hash(&mut hasher);
-    seed::instructor(0).hash(&mut hasher);
-    let name = format!("courseshop_template_{:016x}", hasher.finish());
-
-    let mut admin = PgConnection::connect(&admin_url())
-        .await
-        .expect("PostgreSQL is reachable");
-    admin
-        .execute("SELECT pg_advisory_lock(728104)")
-        .await
-        .expect("advisory lock");
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await
-            .expect("pg_database is readable");
-    if !exists {
-        let building = format!("{name}_building");
-        admin
-            .execute(AssertSqlSafe(format!(
-                r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#
-            )))
-            .await
-            .expect("drop");
-        admin
-            .execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{building}""#)))
-            .await
-            .expect("create");
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&database_url(&building))
-            .await
-            .expect("connect");
-        MIGRATOR.run(&pool).await.expect("migrations apply");
-        seed::seed_catalog(&pool, TEST_CATALOG_COURSES)
-            .await
-            .expect("seed");
-        pool.close().await;
-        // renamed only when complete, so a crash mid-build never leaves a half-seeded template behind
-        admin
-            .execute(AssertSqlSafe(format!(
-                r#"ALTER DATABASE "{building}" RENAME TO "{name}""#
-            )))
-            .await
-            .expect("rename");
-    }
-    admin
-        .execute("SELECT pg_advisory_unlock(728104)")
-        .await
-        .expect("advisory unlock");
-    name
-}
+// the databases and the proxy live in the workspace's testkit crate, shared with other crates' tests
+pub use testkit::{TcpProxy, TestDatabase, TestRabbit};
 
 /// The shop, running in this process on a free port against a database of the test's own.
 pub struct TestApp {
@@ -247,6 +93,30 @@ impl TestApp {
                 .iter()
                 .map(|(name, value)| (*name, value.to_string())),
         );
+        TestApp::start(TestDatabase::seeded().await, None, overrides).await
+    }
+
+    /// Checkout at step 4's asynchronous enrollment: an outbox row instead of enrollments, sent by
+    /// the relay to the test's own exchange on `rabbit` (carts stay in PostgreSQL, so only the
+    /// broker is added to the monolith). No worker runs until a test starts one: `TestWorker`.
+    pub async fn with_async_enrollment(rabbit: &TestRabbit) -> TestApp {
+        let mut overrides = vec![
+            ("ENROLLMENT", "async".to_string()),
+            // a missed notification costs a test at most this long
+            ("OUTBOX_POLL_INTERVAL_MS", "200".to_string()),
+        ];
+        overrides.extend(rabbit.overrides());
+        TestApp::start(TestDatabase::seeded().await, None, overrides).await
+    }
+
+    /// Step 4 as `./scripts/run` starts it: carts in Cosmos DB, Redis, and the outbox to RabbitMQ.
+    pub async fn at_step_4(rabbit: &TestRabbit) -> TestApp {
+        let mut overrides = TestCosmos::new().overrides();
+        overrides.extend(TestRedis::new().overrides());
+        overrides.extend(rabbit.overrides());
+        // last, so it wins over the step the Cosmos and Redis overrides name
+        overrides.push(("SHOP_STEP", "4".to_string()));
+        overrides.push(("OUTBOX_POLL_INTERVAL_MS", "200".to_string()));
         TestApp::start(TestDatabase::seeded().await, None, overrides).await
     }
 
@@ -629,81 +499,6 @@ fn telemetry_for_tests() {
     }
 }
 
-/// A TCP proxy in front of a real service that a test can cut (every connection dropped, new ones
-/// closed at once), stall (new connections accepted and never answered, like a network partition)
-/// and restore, to show what users see when a store goes away.
-pub struct TcpProxy {
-    pub address: SocketAddr,
-    open: Arc<AtomicBool>,
-    stalled: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
-}
-
-impl TcpProxy {
-    pub async fn start(upstream: &str) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
-        let address = listener.local_addr().expect("proxy address");
-        let open = Arc::new(AtomicBool::new(true));
-        let stalled = Arc::new(AtomicBool::new(false));
-        let (cut, _) = watch::channel(0u64);
-        let upstream = upstream.to_string();
-        let (accept_open, accept_stalled, accept_cut) =
-            (open.clone(), stalled.clone(), cut.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if accept_stalled.load(Ordering::SeqCst) {
-                    let mut cuts = accept_cut.subscribe();
-                    // hold the connection open, silent, until the next cut or restore
-                    tokio::spawn(async move {
-                        let _ = cuts.changed().await;
-                        drop(inbound);
-                    });
-                    continue;
-                }
-                if !accept_open.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let mut cuts = accept_cut.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cuts.changed() => {}
-                    }
-                });
-            }
-        });
-        TcpProxy {
-            address,
-            open,
-            stalled,
-            cut,
-        }
-    }
-
-    /// Drops every connection; new ones are closed as soon as they arrive.
-    pub fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        self.cut.send_modify(|generation| *generation += 1);
-    }
-
-    /// Drops every connection; new ones are accepted and never answered.
-    pub fn stall(&self) {
-        self.stalled.store(true, Ordering::SeqCst);
-        self.cut.send_modify(|generation| *generation += 1);
-    }
-
-    pub fn restore(&self) {
-        self.stalled.store(false, Ordering::SeqCst);
-        self.open.store(true, Ordering::SeqCst);
-        self.cut.send_modify(|generation| *generation += 1);
-    }
-}
-
 /// A second browser on the same shop: another visitor, with cookies of its own.
 pub struct Browser<'a> {
     app: &'a TestApp,
@@ -732,5 +527,63 @@ impl Browser<'_> {
                 .expect("request sent"),
         )
         .await
+    }
+}
+
+/// The enrollment worker, in this process, consuming from `rabbit` for `app`'s database.
+pub struct TestWorker {
+    pub health: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestWorker {
+    pub async fn start(app: &TestApp, rabbit: &TestRabbit) -> TestWorker {
+        let mut env = vec![
+            ("DATABASE_URL", app.database.url.clone()),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_string()),
+            ("WORKER_PORT", "0".to_string()),
+        ];
+        env.extend(rabbit.overrides());
+        let settings = shop::settings::WorkerSettings::from_lookup(|name| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.clone())
+        })
+        .expect("valid worker settings");
+        let worker = worker::Worker::build(&settings)
+            .await
+            .expect("the worker binds its port");
+        let health = format!("http://127.0.0.1:{}", worker.health_port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(worker.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestWorker { health, stop, task }
+    }
+
+    /// Stops it as SIGTERM would: in-flight messages are finished first.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("the worker task ends")
+            .expect("the worker stops cleanly");
+    }
+}
+
+/// Polls `check` every 50 ms until it holds; fails the test with `what` after `within`.
+pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

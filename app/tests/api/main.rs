@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP, against a real PostgreSQL and Cosmos DB server.
 
 mod accounts;
+mod async_enrollment;
 mod cart;
 mod cart_store;
 mod catalog;
@@ -11,6 +12,7 @@ mod errors;
 mod helpers;
 mod metrics;
 mod operations;
+mod order_status;
 mod redis_cache;
 mod redis_sessions;
 mod seed;

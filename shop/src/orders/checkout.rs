@@ -1,4 +1,6 @@
-//! Placing an order (DESIGN §5), synchronous mode: payment, order, items and enrollments at once.
+//! Placing an order (DESIGN §5): payment, then one transaction with the order and its items, and
+//! either the enrollments (synchronous, steps 0-3) or an `OrderPlaced` event in the outbox for the
+//! enrollment worker (asynchronous, step 4).
 
 use std::sync::Arc;
 
@@ -8,8 +10,11 @@ use uuid::Uuid;
 use super::payment::{CardNumber, PaymentError, PaymentGateway};
 use crate::cart::{CartOwner, CartService, CartServiceError};
 use crate::database::StoreError;
+use crate::enrollment::insert_enrollments;
+use crate::events::{OrderPlaced, OrderPlacedItem, outbox};
 use crate::ids::{OrderId, UserId};
 use crate::money::CURRENCY;
+use crate::topology::EnrollmentMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
@@ -41,14 +46,21 @@ pub struct Checkout {
     pool: PgPool,
     carts: CartService,
     gateway: Arc<dyn PaymentGateway>,
+    enrollment: EnrollmentMode,
 }
 
 impl Checkout {
-    pub fn new(pool: PgPool, carts: CartService, gateway: Arc<dyn PaymentGateway>) -> Checkout {
+    pub fn new(
+        pool: PgPool,
+        carts: CartService,
+        gateway: Arc<dyn PaymentGateway>,
+        enrollment: EnrollmentMode,
+    ) -> Checkout {
         Checkout {
             pool,
             carts,
             gateway,
+            enrollment,
         }
     }
 
@@ -86,11 +98,17 @@ impl Checkout {
         // transaction, relying on its idempotency key instead of this lock.
         self.gateway.charge(total, card, key).await?;
 
+        // paid until the worker enrolls it (step 4); enrolled at once when that happens right here
+        let status = match self.enrollment {
+            EnrollmentMode::Sync => "enrolled",
+            EnrollmentMode::Async => "paid",
+        };
         let id = sqlx::query_scalar!(
             r#"INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
-               VALUES (next_order_id($1), $1, 'enrolled', $2, $3, $4)
+               VALUES (next_order_id($1), $1, $2, $3, $4, $5)
                RETURNING id AS "id: OrderId""#,
             user.0,
+            status,
             total.cents(),
             CURRENCY,
             key
@@ -119,17 +137,24 @@ impl Checkout {
         )
         .execute(&mut *tx)
         .await?;
-        // synchronous enrollment (steps 0-3): in the order's own transaction
-        sqlx::query!(
-            "INSERT INTO enrollments (user_id, course_id, order_id)
-             SELECT $1, course, $2 FROM UNNEST($3::bigint[]) AS course
-             ON CONFLICT (user_id, course_id) DO NOTHING",
-            user.0,
-            id.0,
-            &courses
-        )
-        .execute(&mut *tx)
-        .await?;
+        match self.enrollment {
+            EnrollmentMode::Sync => {
+                let courses: Vec<_> = cart.lines.iter().map(|line| line.course.id).collect();
+                insert_enrollments(&mut tx, user, id, &courses).await?;
+            }
+            // no broker call here: the event commits with the order, and the relay sends it
+            EnrollmentMode::Async => {
+                let items = cart
+                    .lines
+                    .iter()
+                    .map(|line| OrderPlacedItem {
+                        course_id: line.course.id,
+                        price: line.course.price,
+                    })
+                    .collect();
+                outbox::record(&mut tx, &OrderPlaced::new(id, user, items)).await?;
+            }
+        }
         tx.commit().await?;
         tracing::info!(order = %id, %total, "order placed");
 

@@ -6,4 +6,4 @@ mod postgres;
 
 pub use checkout::{Checkout, CheckoutError, PlacedOrder};
 pub use payment::{CardNumber, CardNumberError, PaymentGateway, SimulatedPaymentGateway};
-pub use postgres::{Order, OrderItem, OrderStatus, OrderSummary, Orders};
+pub use postgres::{AwaitingEnrollment, Order, OrderItem, OrderStatus, OrderSummary, Orders};

@@ -53,6 +53,14 @@ pub struct Order {
     pub items: Vec<OrderItem>,
 }
 
+/// Orders paid whose enrollment has not happened yet (step 4), across all students.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AwaitingEnrollment {
+    pub orders: i64,
+    /// How long the oldest of them has waited; `None` when there are none.
+    pub oldest: Option<std::time::Duration>,
+}
+
 #[derive(Clone)]
 pub struct Orders {
     pool: PgPool,
@@ -61,6 +69,23 @@ pub struct Orders {
 impl Orders {
     pub fn new(pool: PgPool) -> Orders {
         Orders { pool }
+    }
+
+    /// How many orders wait for the enrollment worker, and for how long the oldest has.
+    pub async fn awaiting_enrollment(&self) -> Result<AwaitingEnrollment, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT count(*) AS "orders!",
+                      extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+               FROM orders WHERE status = 'paid'"#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(AwaitingEnrollment {
+            orders: row.orders,
+            oldest: row
+                .oldest_seconds
+                .map(|seconds| std::time::Duration::from_secs_f64(seconds.max(0.0))),
+        })
     }
 
     /// The user's orders, newest first.

@@ -1,0 +1,12 @@
+//! Courseshop's shared test harness: a PostgreSQL database of each test's own (empty and migrated,
+//! or a copy of the seeded test catalog, dropped when the test ends) and a TCP proxy a test can cut,
+//! stall and restore to take a store away. It is dev-only: crates use it as a dev-dependency from
+//! their integration tests (`app/tests/`, `worker/tests/`), and it is never published or shipped.
+
+mod database;
+mod proxy;
+mod rabbit;
+
+pub use database::{TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url};
+pub use proxy::TcpProxy;
+pub use rabbit::{TestMessage, TestRabbit, rabbitmq_url};

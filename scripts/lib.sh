@@ -117,7 +117,8 @@ ensure_rabbitmq() {
       || die "RabbitMQ is not running and rabbitmq-server could not be installed (apt-get, needs root): install it, or point RABBITMQ_URL at a running broker."
   fi
   say "RabbitMQ is not answering; starting rabbitmq-server (it takes a few seconds)"
-  rabbitmq-server -detached >&2 || true
+  rabbitmq-server -detached >&2 \
+    || die "rabbitmq-server did not start (it needs root, or the rabbitmq user): start it yourself or point RABBITMQ_URL at a running broker"
   for _ in $(seq 1 120); do
     if rabbitmq_up && rabbitmqctl -q status >/dev/null 2>&1; then RABBITMQ_STARTED=1; return 0; fi
     sleep 0.5

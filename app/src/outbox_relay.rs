@@ -5,16 +5,18 @@
 //! by two relays at once. Woken by `LISTEN outbox_pending` the moment a checkout commits, and polls
 //! anyway (a notification sent while its connection is down is lost, and PgBouncer in transaction
 //! mode passes none). A row is marked published only after the broker's confirm; a broker that is
-//! down leaves the rows pending, and they go out oldest first once it is back, with no restart.
+//! down leaves the rows pending, and once it is back each relay sends them oldest first (across
+//! several instances, batches interleave: enrollment needs no global order), with no restart.
 
 use std::time::Duration;
 
 use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use shop::database::{self, StoreError};
 use shop::events::broker::{self, BrokerNames};
@@ -23,12 +25,17 @@ use shop::metrics;
 use shop::orders::Orders;
 use shop::settings::{DatabaseSettings, EventSettings};
 
-/// How long the broker may take to confirm a batch before the relay gives up on the connection.
+/// How long the broker may take to take and confirm a whole batch before the relay gives up on the
+/// connection.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting and declaring the topology may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Published rows are kept this long for ops to look into, then deleted.
+/// Published rows are kept this long for ops to look into, then deleted, a slice at a time, hourly.
 const KEEP_PUBLISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+const PURGE_SLICE: i64 = 10_000;
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the relay counts the backlog for `/metrics` (two small queries on partial indexes).
+const OBSERVE_EVERY: Duration = Duration::from_secs(1);
 /// Reconnection waits: short first (a broker restart takes seconds), never long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(5);
@@ -42,8 +49,13 @@ pub struct RelayHandle {
 impl RelayHandle {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Err(error) = self.task.await {
-            tracing::warn!(%error, "the outbox relay ended abnormally");
+        // the batch in hand gets its confirm timeout; a row left unmarked is sent again next start
+        match tokio::time::timeout(CONFIRM_TIMEOUT + Duration::from_secs(2), self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the outbox relay ended abnormally"),
+            Err(_) => {
+                tracing::warn!("the outbox relay did not stop in time; pending rows stay pending")
+            }
         }
     }
 }
@@ -83,12 +95,33 @@ struct Relay {
 enum RelayError {
     #[error("RabbitMQ failed")]
     Broker(#[from] lapin::Error),
-    #[error("the broker did not confirm within {0:?}")]
+    #[error("the broker did not confirm the batch within {0:?}")]
     ConfirmTimeout(Duration),
     #[error("no connection to the broker within {0:?}")]
     ConnectTimeout(Duration),
+    /// Some events of a batch were refused or reached no queue: they stay pending, and the relay
+    /// reconnects (declaring the topology again repairs a deleted queue) after a pause, rather
+    /// than claiming the same rows again at once.
+    #[error("{0} events of the batch were not taken by the broker")]
+    NotTaken(usize),
     #[error("the outbox could not be read or updated")]
     Store(#[from] StoreError),
+}
+
+impl RelayError {
+    /// Whether the broker connection is to be dropped and opened anew.
+    fn is_broker_trouble(&self) -> bool {
+        !matches!(self, RelayError::Store(_))
+    }
+
+    /// The `reason` label of `courseshop_outbox_publish_failures_total`.
+    fn reason(&self) -> &'static str {
+        match self {
+            RelayError::ConfirmTimeout(_) => "timeout",
+            RelayError::NotTaken(_) => "not_taken",
+            _ => "unavailable",
+        }
+    }
 }
 
 /// The broker connection, kept while it works.
@@ -102,7 +135,8 @@ impl Relay {
         let mut link: Option<Link> = None;
         let mut listener: Option<PgListener> = None;
         let mut backoff = FIRST_BACKOFF;
-        let mut purged_at: Option<tokio::time::Instant> = None;
+        let mut observed_at: Option<Instant> = None;
+        let mut purged_at: Option<Instant> = None;
         tracing::info!(exchange = %self.names.exchange(), "outbox relay started");
         while !*self.stopped.borrow() {
             let outcome = match &link {
@@ -116,47 +150,39 @@ impl Relay {
                     Err(error) => Err(error),
                 },
             };
-            self.observe_backlog().await;
-            match outcome {
-                Ok(()) => backoff = FIRST_BACKOFF,
-                Err(error) => {
-                    if matches!(
-                        error,
-                        RelayError::Broker(_)
-                            | RelayError::ConfirmTimeout(_)
-                            | RelayError::ConnectTimeout(_)
-                    ) {
-                        if link.is_some() {
-                            tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "outbox relay lost RabbitMQ; pending events wait in the outbox");
-                        }
-                        metrics::outbox_publish_failure(match error {
-                            RelayError::ConfirmTimeout(_) => "timeout",
-                            _ => "unavailable",
-                        });
-                        if let Some(lost) = link.take() {
-                            // best effort: the connection may be half-open rather than closed
-                            let _ = lost.connection.close(200, "reconnecting".into()).await;
-                        }
-                    } else {
-                        tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "outbox relay cannot reach PostgreSQL");
-                    }
-                    self.pause(backoff).await;
-                    backoff = (backoff * 2).min(LONGEST_BACKOFF);
-                    continue;
-                }
+            // the gauges at most once a second, not after every checkout's notification
+            if observed_at.is_none_or(|at| at.elapsed() >= OBSERVE_EVERY) {
+                observed_at = Some(Instant::now());
+                self.observe_backlog().await;
             }
-            if purged_at.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
-                purged_at = Some(tokio::time::Instant::now());
-                match self.outbox.purge_published(KEEP_PUBLISHED, 10_000).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, "old published outbox rows deleted"),
-                    Err(error) => tracing::warn!(%error, "old outbox rows could not be deleted"),
+            if let Err(error) = outcome {
+                metrics::outbox_publish_failure(error.reason());
+                if error.is_broker_trouble() {
+                    if link.is_some() {
+                        tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "outbox relay lost RabbitMQ; pending events wait in the outbox");
+                    }
+                    if let Some(lost) = link.take() {
+                        // best effort, and bounded: the connection may be half-open
+                        let close = lost.connection.close(200, "reconnecting".into());
+                        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+                    }
+                } else {
+                    tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "outbox relay cannot reach PostgreSQL");
                 }
+                self.pause(backoff).await;
+                backoff = (backoff * 2).min(LONGEST_BACKOFF);
+                continue;
+            }
+            backoff = FIRST_BACKOFF;
+            if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                purged_at = Some(Instant::now());
+                self.purge().await;
             }
             self.wait_for_work(&mut listener).await;
         }
         if let Some(open) = link {
-            let _ = open.connection.close(200, "shutting down".into()).await;
+            let close = open.connection.close(200, "shutting down".into());
+            let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
         }
         tracing::info!("outbox relay stopped");
     }
@@ -190,7 +216,7 @@ impl Relay {
     }
 
     /// One batch: claim, publish all, wait for the confirms, mark the confirmed rows. Returns how
-    /// many rows were claimed.
+    /// many rows were claimed, when the broker took every one of them.
     #[tracing::instrument(name = "relay outbox batch", skip_all, fields(events))]
     async fn publish_batch(&self, channel: &Channel) -> Result<usize, RelayError> {
         let batch = self
@@ -203,9 +229,30 @@ impl Relay {
             batch.finish(&[]).await?;
             return Ok(0);
         }
-        // every publish first, then the confirms: one round trip for the batch, not one per row
-        let mut confirms = Vec::with_capacity(claimed);
-        for event in &batch.events {
+        // one deadline for the whole batch: a broker that stops answering mid-batch must not hold
+        // the rows (and their locks) for a timeout per event
+        let sent = tokio::time::timeout(CONFIRM_TIMEOUT, self.send(channel, &batch.events))
+            .await
+            .map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))??;
+        // if this fails the rows stay pending and are sent again: consumers are idempotent
+        batch.finish(&sent).await?;
+        metrics::outbox_published(sent.len() as u64);
+        tracing::debug!(published = sent.len(), "outbox batch published");
+        match claimed - sent.len() {
+            0 => Ok(claimed),
+            refused => Err(RelayError::NotTaken(refused)),
+        }
+    }
+
+    /// Publishes every event, then waits for the confirms (one round trip for the batch, not one
+    /// per event). Returns the outbox ids of the events the broker stored.
+    async fn send(
+        &self,
+        channel: &Channel,
+        events: &[PendingEvent],
+    ) -> Result<Vec<i64>, RelayError> {
+        let mut confirms = Vec::with_capacity(events.len());
+        for event in events {
             let confirm = channel
                 .basic_publish(
                     self.names.exchange().into(),
@@ -219,28 +266,56 @@ impl Relay {
                     properties(event),
                 )
                 .await?;
-            confirms.push((event.id, event.event_id, confirm));
+            confirms.push((event, confirm));
         }
-        let mut published = Vec::with_capacity(claimed);
-        for (id, event_id, confirm) in confirms {
-            let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-                .await
-                .map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))??;
-            if confirmation.is_nack() {
-                tracing::warn!(%event_id, "the broker refused an event; it stays pending");
-                metrics::outbox_publish_failure("nack");
-            } else if confirmation.take_message().is_some() {
-                tracing::error!(%event_id, queue = %self.names.queue(), "an event reached no queue; it stays pending (was the queue deleted?)");
-                metrics::outbox_publish_failure("unroutable");
-            } else {
-                published.push(id);
+        let mut stored = Vec::with_capacity(events.len());
+        for (event, confirm) in confirms {
+            let confirmation = confirm.await?;
+            let event_id = event.event_id;
+            match confirmation {
+                // only a plain ack means stored: an ack carrying a returned message reached no queue
+                Confirmation::Ack(None) => {
+                    tracing::trace!(%event_id, outbox_id = event.id, "event published");
+                    stored.push(event.id);
+                }
+                Confirmation::Ack(Some(_)) => tracing::error!(
+                    %event_id, queue = %self.names.queue(),
+                    "an event reached no queue; it stays pending (was the queue deleted?)"
+                ),
+                Confirmation::Nack(_) => {
+                    tracing::warn!(%event_id, "the broker refused an event; it stays pending")
+                }
+                Confirmation::NotRequested => tracing::error!(
+                    %event_id,
+                    "publisher confirms are off on this channel; the event stays pending"
+                ),
             }
         }
-        // if this fails the rows stay pending and are sent again: consumers are idempotent
-        batch.finish(&published).await?;
-        metrics::outbox_published(published.len() as u64);
-        tracing::debug!(published = published.len(), "outbox batch published");
-        Ok(claimed)
+        Ok(stored)
+    }
+
+    async fn purge(&self) {
+        // in slices, until a slice comes back short: a busy shop publishes more than one slice an hour
+        loop {
+            match self
+                .outbox
+                .purge_published(KEEP_PUBLISHED, PURGE_SLICE)
+                .await
+            {
+                Ok(deleted) => {
+                    if deleted > 0 {
+                        tracing::info!(deleted, "old published outbox rows deleted");
+                    }
+                    if deleted < PURGE_SLICE as u64 || *self.stopped.borrow() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "old outbox rows could not be deleted");
+                    return;
+                }
+            }
+        }
     }
 
     async fn observe_backlog(&self) {

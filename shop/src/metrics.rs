@@ -136,8 +136,9 @@ pub fn outbox_published(events: u64) {
     METRICS.outbox_published.inc_by(events);
 }
 
-/// The relay could not publish: `reason` is `unavailable` (no connection), `nack` (the broker
-/// refused), `unroutable` (no queue bound) or `timeout` (no confirm in time).
+/// A round of the relay failed: `reason` is `unavailable` (no connection, or it broke), `timeout`
+/// (the broker did not confirm a batch in time) or `not_taken` (the broker refused events or they
+/// reached no queue). Counted per round, not per event: the events stay pending either way.
 pub fn outbox_publish_failure(reason: &'static str) {
     METRICS
         .outbox_publish_failures
@@ -352,7 +353,7 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new(
                         "courseshop_outbox_publish_failures_total",
-                        "Outbox publishes that failed, by reason (unavailable, nack, unroutable, timeout).",
+                        "Relay rounds that failed, by reason (unavailable, timeout, not_taken); their events stay pending.",
                     ),
                     &["reason"],
                 ),

@@ -263,6 +263,15 @@ impl TestRabbit {
 
     /// The test's channel to the real broker, opened (and the topology declared) on first use and
     /// again after anything closed it.
+    /// Deletes `queue` with whatever it holds, as an operator's slip would.
+    pub async fn delete_queue(&self, queue: &str) {
+        let channel = self.channel().await;
+        channel
+            .queue_delete(queue.into(), QueueDeleteOptions::default())
+            .await
+            .expect("the queue is deleted");
+    }
+
     async fn channel(&self) -> Channel {
         let mut cached = self.channel.lock().await;
         if let Some((connection, channel)) = cached.as_ref()

@@ -14,6 +14,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use sqlx::PgPool;
 use tracing::Span;
 
+use shop::database::StoreError;
 use shop::enrollment::{EnrollError, Enrolled, enroll_order};
 use shop::events::broker::{
     DEAD_LETTER_REASON_HEADER, LAST_ERROR_HEADER, attempt_of, with_attempt, with_text_header,
@@ -121,7 +122,12 @@ async fn decide(body: &[u8], attempt: u32, handler: &Handler) -> Decision {
             "PostgreSQL did not finish the enrollment within {} s",
             handler.enroll_timeout.as_secs()
         );
-        return after_failure(attempt, &handler.broker.retry_delays, error);
+        return after_failure(
+            attempt,
+            &handler.broker.retry_delays,
+            error,
+            Cause::Unreachable,
+        );
     };
     match enrolled {
         Ok(Enrolled::Now { courses }) => {
@@ -139,17 +145,37 @@ async fn decide(body: &[u8], attempt: u32, handler: &Handler) -> Decision {
         }
         // PostgreSQL down, or a query failing for a reason that may pass: try again later
         Err(EnrollError::Store(error)) => {
+            let cause = match error {
+                StoreError::Unavailable(_) => Cause::Unreachable,
+                StoreError::Query(_) | StoreError::Corrupt(_) => Cause::Refused,
+            };
             let error = describe(&error);
-            after_failure(attempt, &handler.broker.retry_delays, error)
+            after_failure(attempt, &handler.broker.retry_delays, error, cause)
         }
     }
 }
 
-/// Attempt `attempt` failed for a passing reason: the next delay, or the dead-letter queue when
-/// the attempts are used up (`delays.len() + 1` of them).
-fn after_failure(attempt: u32, delays: &[Duration], error: String) -> Decision {
+/// Why an enrollment failed for a reason that may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// PostgreSQL could not be reached, or did not answer in time: no fault of the message.
+    Unreachable,
+    /// PostgreSQL answered with an error: perhaps passing (a deadlock), perhaps not (a bug).
+    Refused,
+}
+
+/// Attempt `attempt` failed for a passing reason: the next delay, or, once the attempts are used
+/// up (`delays.len() + 1` of them), the dead-letter queue. A PostgreSQL that is out of reach uses
+/// no attempts up: the message keeps coming back at the longest delay until the database does, so
+/// a failover or a long outage leaves nothing for ops to redrive by hand.
+fn after_failure(attempt: u32, delays: &[Duration], error: String, cause: Cause) -> Decision {
     let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-    match delays.get(index) {
+    let delay = match (delays.get(index), cause) {
+        (Some(delay), _) => Some(delay),
+        (None, Cause::Unreachable) => delays.last(),
+        (None, Cause::Refused) => None,
+    };
+    match delay {
         Some(delay) => Decision::Retry {
             delay: *delay,
             error,
@@ -288,28 +314,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_passing_failure_is_retried_until_the_attempts_are_used_up() {
+    fn a_refused_query_is_retried_until_the_attempts_are_used_up() {
         let delays = [Duration::from_millis(200), Duration::from_millis(400)];
+        let refused = |attempt| after_failure(attempt, &delays, "refused".into(), Cause::Refused);
+        let retry = |delay| Decision::Retry {
+            delay,
+            error: "refused".into(),
+        };
+        assert_eq!(refused(1), retry(delays[0]));
+        assert_eq!(refused(2), retry(delays[1]));
         assert_eq!(
-            after_failure(1, &delays, "down".into()),
-            Decision::Retry {
-                delay: delays[0],
-                error: "down".into()
-            }
-        );
-        assert_eq!(
-            after_failure(2, &delays, "down".into()),
-            Decision::Retry {
-                delay: delays[1],
-                error: "down".into()
-            }
-        );
-        assert_eq!(
-            after_failure(3, &delays, "down".into()),
+            refused(3),
             Decision::DeadLetter {
-                reason: "gave up after 3 attempts: down".into()
+                reason: "gave up after 3 attempts: refused".into()
             }
         );
+    }
+
+    #[test]
+    fn an_unreachable_database_keeps_the_message_retrying_at_the_longest_delay() {
+        let delays = [Duration::from_millis(200), Duration::from_millis(400)];
+        for attempt in [3, 4, 40] {
+            assert_eq!(
+                after_failure(attempt, &delays, "down".into(), Cause::Unreachable),
+                Decision::Retry {
+                    delay: delays[1],
+                    error: "down".into()
+                }
+            );
+        }
     }
 
     #[test]

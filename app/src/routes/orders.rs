@@ -140,6 +140,29 @@ pub struct OrderPage {
     pending: bool,
 }
 
+/// How long a pending page keeps reloading itself without JavaScript (the script gives up at the
+/// same age): an order still waiting by then is stuck, and a tab left open must not reload forever.
+const REFRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+fn still_refreshing(placed: chrono::DateTime<chrono::Utc>) -> bool {
+    chrono::Utc::now() - placed < REFRESH_FOR
+}
+
+impl OrderPage {
+    fn refreshes(&self) -> bool {
+        self.pending && still_refreshing(self.order.created_at)
+    }
+}
+
+impl MyCoursesPage {
+    /// The newest pending order is young enough for the page to keep reloading.
+    fn refreshes(&self) -> bool {
+        self.pending
+            .first()
+            .is_some_and(|order| still_refreshing(order.created_at))
+    }
+}
+
 /// `GET /orders/{id}`: someone else's order is a 404, like one that does not exist.
 pub async fn order(
     visitor: Visitor,

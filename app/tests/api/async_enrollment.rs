@@ -276,24 +276,19 @@ async fn a_burst_of_checkouts_through_a_broker_cut_enrolls_every_order_once() {
     worker.stop().await;
 }
 
-/// Two instances relay from one outbox: `FOR UPDATE SKIP LOCKED` keeps them from sending a row twice.
+/// Two instances relay from one outbox, and a row locked elsewhere (a relay in the middle of its
+/// batch) is skipped, not waited for: `FOR UPDATE SKIP LOCKED`. Every other event goes out, once.
 #[tokio::test]
-async fn two_relays_share_the_outbox_without_sending_an_event_twice() {
-    const ORDERS: usize = 12;
+async fn relays_skip_rows_another_holds_and_send_each_event_once() {
+    const ORDERS: usize = 8;
     let rabbit = TestRabbit::new();
     let first = TestApp::with_async_enrollment(&rabbit).await;
     let second = first.another_instance().await;
-    for n in 0..ORDERS {
-        let instance = if n % 2 == 0 { &first } else { &second };
-        let student = instance.other_browser_app();
-        student
-            .buy(&format!("s{n}@example.com"), &[10 + n as u32])
-            .await;
-    }
-    let queue = rabbit.names().queue();
+    // the oldest row, held as a relay holds its batch until the broker confirms
+    let held_order = first.buy("held@example.com", &[9]).await;
     eventually(
-        "every event is published",
-        Duration::from_secs(15),
+        "the first event is published",
+        Duration::from_secs(10),
         || async {
             first
                 .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -302,9 +297,100 @@ async fn two_relays_share_the_outbox_without_sending_an_event_twice() {
         },
     )
     .await;
-    // a moment for a stray duplicate to arrive, were there one
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rabbit.message_count(&queue).await, ORDERS as u32);
+    sqlx::query("UPDATE outbox SET published_at = NULL")
+        .execute(&first.pool)
+        .await
+        .expect("the row is pending again");
+    let mut holder = first.pool.begin().await.expect("a transaction");
+    let held: i64 = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE")
+        .fetch_one(&mut *holder)
+        .await
+        .expect("the row is locked");
+
+    for n in 0..ORDERS {
+        let instance = if n % 2 == 0 { &first } else { &second };
+        let student = instance.other_browser_app();
+        student
+            .buy(&format!("s{n}@example.com"), &[10 + n as u32])
+            .await;
+    }
+    eventually(
+        "every event but the held one is published",
+        Duration::from_secs(15),
+        || async {
+            first
+                .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .await
+                == 1
+        },
+    )
+    .await;
+    let queue = rabbit.names().queue();
+    // the held row's first publication, and each of the others once
+    assert_eq!(rabbit.message_count(&queue).await, ORDERS as u32 + 1);
+    holder.rollback().await.expect("the lock is let go");
+    eventually(
+        "the held row goes out too",
+        Duration::from_secs(10),
+        || async {
+            first
+                .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .await
+                == 0
+        },
+    )
+    .await;
+    let published_twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE id = $1 AND published_at IS NOT NULL",
+    )
+    .bind(held)
+    .fetch_one(&first.pool)
+    .await
+    .expect("count");
+    assert_eq!(published_twice, 1);
+    // sent again, as a relay does when it could not mark a confirmed row: the worker's duplicate
+    assert_eq!(rabbit.message_count(&queue).await, ORDERS as u32 + 2);
+    assert!(!held_order.is_empty());
+}
+
+/// A queue deleted by hand: the relay's events come back unroutable and stay pending; the relay
+/// reconnects, declares the topology again, and sends them. Nothing is marked without a confirm.
+#[tokio::test]
+async fn an_event_that_reaches_no_queue_stays_pending_until_the_queue_is_back() {
+    let rabbit = TestRabbit::new();
+    let app = TestApp::with_async_enrollment(&rabbit).await;
+    let queue = rabbit.names().queue();
+    app.buy("first@example.com", &[3]).await;
+    eventually(
+        "the first event is queued",
+        Duration::from_secs(10),
+        || async { rabbit.message_count(&queue).await == 1 },
+    )
+    .await;
+    rabbit.delete_queue(&queue).await;
+    app.other_browser_app()
+        .buy("second@example.com", &[4])
+        .await;
+    eventually(
+        "the relay declares the queue again and sends the event",
+        Duration::from_secs(15),
+        || async {
+            app.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .await
+                == 0
+        },
+    )
+    .await;
+    assert_eq!(
+        rabbit.message_count(&queue).await,
+        1,
+        "the new event, in the new queue"
+    );
+    let text = app.get("/metrics").await.body;
+    assert!(
+        text.contains(r#"courseshop_outbox_publish_failures_total{reason="not_taken"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

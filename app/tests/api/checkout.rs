@@ -100,6 +100,46 @@ async fn the_same_checkout_submitted_twice_makes_one_order() {
     assert_eq!(app.count("SELECT count(*) FROM enrollments").await, 1);
 }
 
+/// Two checkout forms, open in two tabs and submitted at the same moment, buy the cart once: the
+/// second sees the first's order (at step 4, still waiting for its enrollment) and finds nothing
+/// left to buy.
+#[tokio::test]
+async fn two_checkout_forms_submitted_at_once_buy_the_cart_once() {
+    let app = TestApp::seeded().await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    app.add_to_cart(3).await;
+    let (tab_one, tab_two) = (app.get("/checkout").await, app.get("/checkout").await);
+    let fields = |form: &Page| {
+        vec![
+            ("csrf_token", form.csrf_token()),
+            ("idempotency_key", form.idempotency_key()),
+            (
+                "card_number",
+                SimulatedPaymentGateway::APPROVED_CARD.to_string(),
+            ),
+        ]
+    };
+    let (one, two) = (fields(&tab_one), fields(&tab_two));
+    assert_ne!(one[1].1, two[1].1, "each form has a key of its own");
+    let one: Vec<(&str, &str)> = one.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let two: Vec<(&str, &str)> = two.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (first, second) = tokio::join!(
+        app.post_form("/checkout", &one),
+        app.post_form("/checkout", &two)
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(statuses, [303, 422], "{}\n{}", first.body, second.body);
+    let refused = if first.status == 422 { &first } else { &second };
+    assert!(refused.body.contains("Your cart has nothing to buy."));
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM order_items").await,
+        1,
+        "paid once"
+    );
+}
+
 #[tokio::test]
 async fn another_students_order_is_not_found() {
     let app = TestApp::seeded().await;

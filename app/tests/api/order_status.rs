@@ -289,3 +289,24 @@ async fn the_status_script_is_served_as_javascript() {
     );
     assert!(script.body.contains("data-order-status-url"));
 }
+
+/// A tab left open on an order that is stuck (the worker down for long) stops reloading: after ten
+/// minutes the page says it is taking longer and asks for a reload by hand.
+#[tokio::test]
+async fn a_long_pending_order_stops_refreshing_and_says_so() {
+    let app = TestApp::seeded().await;
+    let order = app.bought("ada@example.com", &[3]).await;
+    app.make_pending(&order).await;
+    sqlx::query("UPDATE orders SET created_at = now() - interval '11 minutes' WHERE id = $1")
+        .bind(order_id(&order))
+        .execute(&app.pool)
+        .await
+        .expect("the order is older");
+    let page = app.get(&order).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("enrollment pending"));
+    assert!(!page.body.contains(REFRESH) && !page.body.contains(SCRIPT));
+    assert!(page.body.contains("This is taking longer than usual"));
+    let mine = app.get("/my/courses").await;
+    assert!(!mine.body.contains(REFRESH), "{}", mine.body);
+}

@@ -77,11 +77,13 @@ impl Checkout {
             return Ok(PlacedOrder { id, replayed: true });
         }
         let mut tx = self.pool.begin().await?;
-        // Two submits of one form wait for each other here, so only one of them pays; the cart is
-        // read after the lock, or the second would find it already emptied by the first.
+        // A student's checkouts wait for each other here: two submits of one form pay once, and
+        // two checkout forms open in two tabs cannot both buy the same course (the second reads
+        // the cart, and what the student owns, after the first has committed). Per student, so
+        // different students never wait for each other.
         sqlx::query!(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            format!("checkout:{user}:{key}")
+            format!("checkout:{user}")
         )
         .execute(&mut *tx)
         .await?;
@@ -139,7 +141,9 @@ impl Checkout {
         .await?;
         match self.enrollment {
             EnrollmentMode::Sync => {
-                let courses: Vec<_> = cart.lines.iter().map(|line| line.course.id).collect();
+                // sorted, as the worker does: concurrent enrollments lock rows in one order
+                let mut courses: Vec<_> = cart.lines.iter().map(|line| line.course.id).collect();
+                courses.sort();
                 insert_enrollments(&mut tx, user, id, &courses).await?;
             }
             // no broker call here: the event commits with the order, and the relay sends it

@@ -11,6 +11,5 @@ pub mod security_headers;
 pub mod session;
 pub mod session_store;
 pub mod startup;
-pub mod statement_counter;
 pub mod telemetry;
 pub mod visitor_cart;

@@ -14,8 +14,9 @@ use anyhow::Context;
 use app::startup::Application;
 use app::telemetry;
 use shop::catalog::seed;
+use shop::command::{Failure, exit_code};
 use shop::database;
-use shop::settings::{Settings, SettingsError};
+use shop::settings::Settings;
 
 const USAGE: &str = "usage: courseshop [serve | migrate | seed [--courses N] | services]";
 
@@ -70,36 +71,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate().await,
         Command::Seed { courses } => seed_demo(courses).await,
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Settings(error)) => {
-            eprintln!("courseshop: configuration error: {error}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(error)) => {
-            tracing::error!(error = format!("{error:#}"), "courseshop failed");
-            eprintln!("courseshop: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// A bad setting (exit 2, before anything ran) or a failure while running (exit 1).
-enum Failure {
-    Settings(SettingsError),
-    Run(anyhow::Error),
-}
-
-impl From<SettingsError> for Failure {
-    fn from(error: SettingsError) -> Failure {
-        Failure::Settings(error)
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        Failure::Run(error)
-    }
+    exit_code("courseshop", outcome)
 }
 
 /// Needs only the topology: `./scripts/run` asks before it has started those services.

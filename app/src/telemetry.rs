@@ -1,4 +1,5 @@
-//! Logs: `tracing` everywhere, one span per request, and a "request completed" line with its latency.
+//! Logs: `tracing` everywhere (set up by `shop::telemetry`), one span per request, and a "request
+//! completed" line with its latency.
 
 use std::time::Instant;
 
@@ -8,42 +9,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 use shop::settings::LogFormat;
 
-use crate::statement_counter;
-
-/// Installs the global subscriber: the logs, and the statement counter behind `/metrics`.
-/// `RUST_LOG` filters the logs as usual (default: info, quieter libraries).
+/// The shop's logs and statement counter (`shop::telemetry`). `RUST_LOG` filters the logs as usual
+/// (default: info, quieter libraries).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    let logs = match format {
-        LogFormat::Pretty => fmt::layer().with_target(false).boxed(),
-        LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .boxed(),
-    };
-    // a filter per layer, not one for the subscriber: sqlx's statement events are counted
-    // although the log filter hides them
-    // try_init: the tests start many apps in one process, and only the first may install it
-    let _ = tracing_subscriber::registry()
-        .with(logs.with_filter(filter))
-        .with(statement_counter::layer())
-        .try_init();
-}
-
-/// Installs only the statement counter, for a process that writes no logs (the tests, unless
-/// `TEST_LOG` is set): without a subscriber, sqlx's statement events go nowhere.
-pub fn init_without_logs() {
-    let _ = tracing_subscriber::registry()
-        .with(statement_counter::layer())
-        .try_init();
+    shop::telemetry::init(format, "info,sqlx=warn,actix_server=warn");
 }
 
 /// The root span of every request (tracing-actix-web's, with a request id), plus its latency.

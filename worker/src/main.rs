@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use shop::settings::{SettingsError, WorkerSettings};
+use shop::command::{Failure, exit_code};
+use shop::settings::WorkerSettings;
 use worker::{Worker, telemetry};
 
 const USAGE: &str = "usage: enrollment-worker [run | redrive [--limit N]]";
@@ -60,36 +61,7 @@ async fn main() -> ExitCode {
         Command::Run => run().await,
         Command::Redrive { limit } => redrive(limit).await,
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Settings(error)) => {
-            eprintln!("enrollment-worker: configuration error: {error}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(error)) => {
-            tracing::error!(error = format!("{error:#}"), "enrollment-worker failed");
-            eprintln!("enrollment-worker: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// A bad setting (exit 2, before anything ran) or a failure while running (exit 1).
-enum Failure {
-    Settings(SettingsError),
-    Run(anyhow::Error),
-}
-
-impl From<SettingsError> for Failure {
-    fn from(error: SettingsError) -> Failure {
-        Failure::Settings(error)
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        Failure::Run(error)
-    }
+    exit_code("enrollment-worker", outcome)
 }
 
 async fn run() -> Result<(), Failure> {

@@ -495,7 +495,7 @@ fn telemetry_for_tests() {
         app::telemetry::init(shop::settings::LogFormat::Pretty);
     } else {
         // `courseshop_postgres_queries_total` counts through tracing, logs or not
-        app::telemetry::init_without_logs();
+        shop::telemetry::init_without_logs();
     }
 }
 

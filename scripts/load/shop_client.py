@@ -50,3 +50,23 @@ def percentile(values, p):
     """The p-th percentile of durations in seconds, in milliseconds (nearest rank)."""
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def register(visitor, email, display_name, password="load-test-password"):
+    """Registers (and so signs in) through the real form; returns the POST's status (303 on success)."""
+    _, page = visitor.request("/register")
+    status, _ = visitor.request("/register", {
+        "csrf_token": TOKEN.search(page).group(1), "email": email,
+        "display_name": display_name, "password": password})
+    return status
+
+
+def check_out(visitor, card="4242 4242 4242 4242"):
+    """Opens the checkout page and submits it; returns (status, seconds the POST /checkout took, up to
+    its redirect)."""
+    _, page = visitor.request("/checkout")
+    form = {"csrf_token": TOKEN.search(page).group(1), "idempotency_key": KEY.search(page).group(1),
+            "card_number": card}
+    started = time.perf_counter()
+    status, _ = visitor.request("/checkout", form)
+    return status, time.perf_counter() - started

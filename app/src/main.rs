@@ -14,7 +14,7 @@ use anyhow::Context;
 use app::startup::Application;
 use app::telemetry;
 use shop::catalog::seed;
-use shop::command::{Failure, exit_code};
+use shop::command::{Failure, exit_code, from_args};
 use shop::database;
 use shop::settings::Settings;
 
@@ -48,23 +48,10 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(
-        args.first().map(String::as_str),
-        Some("-h" | "--help" | "help")
-    ) {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let command = match parse_command(&args) {
+    let command = match from_args("courseshop", USAGE, parse_command) {
         Ok(command) => command,
-        Err(message) => {
-            eprintln!("courseshop: {message}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
-    // a local .env is a convenience; the real environment always wins
-    let _ = dotenvy::dotenv();
     let outcome = match command {
         Command::Services => services(),
         Command::Serve => serve().await,

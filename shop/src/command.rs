@@ -5,6 +5,31 @@ use std::process::ExitCode;
 
 use crate::settings::SettingsError;
 
+/// The command named on the command line (after the program's name), parsed by `parse`; or, for
+/// `-h`/`--help`/`help` and for a command `parse` refuses, the exit status to stop with (0 after
+/// printing `usage`, 2 after saying what is wrong). Then a local `.env` is read: a convenience
+/// for development, which the real environment always overrides.
+pub fn from_args<C>(
+    program: &str,
+    usage: &str,
+    parse: impl Fn(&[String]) -> Result<C, String>,
+) -> Result<C, ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        args.first().map(String::as_str),
+        Some("-h" | "--help" | "help")
+    ) {
+        println!("{usage}");
+        return Err(ExitCode::SUCCESS);
+    }
+    let command = parse(&args).map_err(|message| {
+        eprintln!("{program}: {message}");
+        ExitCode::from(2)
+    })?;
+    let _ = dotenvy::dotenv();
+    Ok(command)
+}
+
 /// A bad setting (exit 2, before anything ran) or a failure while running (exit 1).
 pub enum Failure {
     Settings(SettingsError),

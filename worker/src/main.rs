@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use shop::command::{Failure, exit_code};
+use shop::command::{Failure, exit_code, from_args};
 use shop::settings::WorkerSettings;
 use worker::{Worker, telemetry};
 
@@ -40,23 +40,10 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(
-        args.first().map(String::as_str),
-        Some("-h" | "--help" | "help")
-    ) {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let command = match parse_command(&args) {
+    let command = match from_args("enrollment-worker", USAGE, parse_command) {
         Ok(command) => command,
-        Err(message) => {
-            eprintln!("enrollment-worker: {message}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
-    // a local .env is a convenience; the real environment always wins
-    let _ = dotenvy::dotenv();
     let outcome = match command {
         Command::Run => run().await,
         Command::Redrive { limit } => redrive(limit).await,

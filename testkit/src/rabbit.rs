@@ -235,20 +235,16 @@ impl TestRabbit {
 
     /// Messages ready in `queue` (not those delivered and not yet acked).
     pub async fn message_count(&self, queue: &str) -> u32 {
-        let channel = self.channel().await;
-        channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions::default().passive(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("the queue exists")
-            .message_count()
+        self.inspect(queue).await.message_count()
     }
 
     /// Consumers on `queue` now (the worker's, while it is connected).
     pub async fn consumer_count(&self, queue: &str) -> u32 {
+        self.inspect(queue).await.consumer_count()
+    }
+
+    /// What the broker says of `queue` now (a passive declare, which changes nothing).
+    async fn inspect(&self, queue: &str) -> lapin::Queue {
         let channel = self.channel().await;
         channel
             .queue_declare(
@@ -258,7 +254,6 @@ impl TestRabbit {
             )
             .await
             .expect("the queue exists")
-            .consumer_count()
     }
 
     /// The test's channel to the real broker, opened (and the topology declared) on first use and

@@ -25,6 +25,20 @@ impl TestApp {
             .expect("query")
     }
 
+    /// Outbox rows the relay has not had confirmed yet.
+    async fn pending_events(&self) -> i64 {
+        self.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+    }
+
+    /// Waits until the relay has `left` rows still to send.
+    async fn until_pending_events(&self, left: i64, what: &str) {
+        eventually(what, Duration::from_secs(15), || async {
+            self.pending_events().await == left
+        })
+        .await;
+    }
+
     /// `paid` or `enrolled`, as the order page's status endpoint says.
     async fn order_status(&self, order_path: &str) -> String {
         let page = self.get(&format!("{order_path}/status")).await;
@@ -145,24 +159,11 @@ async fn with_rabbitmq_down_checkout_still_succeeds_and_the_event_waits_in_the_o
         },
     )
     .await;
-    assert_eq!(
-        app.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .await,
-        1
-    );
+    assert_eq!(app.pending_events().await, 1);
 
     // back: it goes out without restarting anything, and the worker enrolls it
     proxy.restore();
-    eventually(
-        "the event is published",
-        Duration::from_secs(15),
-        || async {
-            app.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .await
-                == 0
-        },
-    )
-    .await;
+    app.until_pending_events(0, "the event is published").await;
     let worker = TestWorker::start(&app, &rabbit).await;
     eventually("the order is enrolled", Duration::from_secs(10), || async {
         app.order_status(&order).await == "enrolled"
@@ -215,9 +216,7 @@ async fn a_burst_of_checkouts_through_a_broker_cut_enrolls_every_order_once() {
                 .expect("every checkout succeeds while the broker is cut"),
         );
     }
-    let pending_while_cut = app
-        .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .await;
+    let pending_while_cut = app.pending_events().await;
     proxy.restore();
 
     eventually(
@@ -297,17 +296,9 @@ async fn relays_skip_rows_another_holds_and_send_each_event_once() {
     let second = first.another_instance().await;
     // the oldest row, held as a relay holds its batch until the broker confirms
     let held_order = first.buy("held@example.com", &[9]).await;
-    eventually(
-        "the first event is published",
-        Duration::from_secs(10),
-        || async {
-            first
-                .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .await
-                == 0
-        },
-    )
-    .await;
+    first
+        .until_pending_events(0, "the first event is published")
+        .await;
     sqlx::query("UPDATE outbox SET published_at = NULL")
         .execute(&first.pool)
         .await
@@ -325,32 +316,16 @@ async fn relays_skip_rows_another_holds_and_send_each_event_once() {
             .buy(&format!("s{n}@example.com"), &[10 + n as u32])
             .await;
     }
-    eventually(
-        "every event but the held one is published",
-        Duration::from_secs(15),
-        || async {
-            first
-                .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .await
-                == 1
-        },
-    )
-    .await;
+    first
+        .until_pending_events(1, "every event but the held one is published")
+        .await;
     let queue = rabbit.names().queue();
     // the held row's first publication, and each of the others once
     assert_eq!(rabbit.message_count(&queue).await, ORDERS as u32 + 1);
     holder.rollback().await.expect("the lock is let go");
-    eventually(
-        "the held row goes out too",
-        Duration::from_secs(10),
-        || async {
-            first
-                .scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .await
-                == 0
-        },
-    )
-    .await;
+    first
+        .until_pending_events(0, "the held row goes out too")
+        .await;
     let published_twice: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE id = $1 AND published_at IS NOT NULL",
     )
@@ -382,16 +357,8 @@ async fn an_event_that_reaches_no_queue_stays_pending_until_the_queue_is_back() 
     app.other_browser_app()
         .buy("second@example.com", &[4])
         .await;
-    eventually(
-        "the relay declares the queue again and sends the event",
-        Duration::from_secs(15),
-        || async {
-            app.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .await
-                == 0
-        },
-    )
-    .await;
+    app.until_pending_events(0, "the relay declares the queue again and sends the event")
+        .await;
     assert_eq!(
         rabbit.message_count(&queue).await,
         1,

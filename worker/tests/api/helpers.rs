@@ -210,6 +210,16 @@ impl Outcomes {
         }
     }
 
+    /// What happened since `self` was taken, once `enrolled` enrollments are counted: the commit a
+    /// test sees comes before the ack, and the count after the ack.
+    pub async fn once_enrolled(self, enrolled: u64) -> Outcomes {
+        wait_until("the enrollment is counted", || async {
+            self.since().enrolled >= enrolled
+        })
+        .await;
+        self.since()
+    }
+
     /// What happened since `self` was taken.
     pub fn since(self) -> Outcomes {
         let now = Outcomes::now();

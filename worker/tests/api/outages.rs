@@ -37,12 +37,7 @@ async fn an_event_that_meets_postgres_down_is_retried_and_enrolled_once_it_is_ba
     proxy.restore();
     assert_enrolled_once(&pool, &event).await;
     if alone_in_process() {
-        // the commit comes before the ack, and the count after the ack
-        wait_until("the enrollment is counted", || async {
-            before.since().enrolled == 1
-        })
-        .await;
-        let since = before.since();
+        let since = before.once_enrolled(1).await;
         assert!(since.retried >= 1 && since.enrolled == 1, "{since:?}");
         assert_eq!(since.dead_lettered, 0, "{since:?}");
     }
@@ -98,12 +93,7 @@ async fn a_postgres_outage_longer_than_the_attempts_dead_letters_nothing() {
     proxy.restore();
     assert_enrolled_once(&pool, &event).await;
     if alone_in_process() {
-        // the commit comes before the ack, and the count after the ack
-        wait_until("the enrollment is counted", || async {
-            before.since().enrolled == 1
-        })
-        .await;
-        let since = before.since();
+        let since = before.once_enrolled(1).await;
         assert!(since.retried >= 5 && since.enrolled == 1, "{since:?}");
         assert_eq!(since.dead_lettered, 0, "{since:?}");
     }

@@ -125,3 +125,47 @@ ensure_rabbitmq() {
   done
   die "RabbitMQ did not start on 127.0.0.1:5672 (see /var/log/rabbitmq/)"
 }
+
+# --- PgBouncer, for the tests that run the shop through it (as on Azure) ----------------------
+# Azure Database for PostgreSQL's built-in PgBouncer pools transactions and tracks prepared
+# statements (pgbouncer.max_prepared_statements), which sqlx needs there; tracking came with
+# PgBouncer 1.21. Debian 12's package is 1.18, so on such a machine this builds Debian 13's source
+# package (the upstream release, checked against its hash) into target/, once.
+PGBOUNCER_VERSION=1.24.1
+PGBOUNCER_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
+
+# Sets TEST_PGBOUNCER to a pgbouncer program of version 1.21 or later (kept when already set).
+ensure_pgbouncer() {
+  [ -n "${TEST_PGBOUNCER:-}" ] && return 0
+  local installed
+  installed=$(pgbouncer --version 2>/dev/null | awk 'NR == 1 { print $2 }')
+  if [ -n "$installed" ] && [ "$(printf '%s\n1.21\n' "$installed" | sort -V | head -n 1)" = 1.21 ]; then
+    TEST_PGBOUNCER=$(command -v pgbouncer)
+    export TEST_PGBOUNCER
+    return 0
+  fi
+  local prefix="$PWD/target/pgbouncer-$PGBOUNCER_VERSION"
+  if [ ! -x "$prefix/bin/pgbouncer" ]; then
+    say "building PgBouncer $PGBOUNCER_VERSION from Debian's source package (the machine's is ${installed:-missing}; the tests need 1.21+)"
+    if ! command -v make >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1 \
+      || ! pkg-config --exists libevent openssl 2>/dev/null; then
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev; } >&2 \
+        || die "PgBouncer's build needs gcc, make, pkg-config, libevent-dev and libssl-dev (apt-get, needs root)"
+    fi
+    local work="$PWD/target/pgbouncer-build"
+    rm -rf "$work" && mkdir -p "$work"
+    curl -fsSL -o "$work/src.tar.gz" \
+      "http://deb.debian.org/debian/pool/main/p/pgbouncer/pgbouncer_$PGBOUNCER_VERSION.orig.tar.gz" \
+      || die "could not download PgBouncer's source from deb.debian.org"
+    echo "$PGBOUNCER_SHA256  $work/src.tar.gz" | sha256sum -c --quiet - >&2 \
+      || die "PgBouncer's source does not match its pinned hash"
+    tar -xzf "$work/src.tar.gz" -C "$work"
+    (cd "$work/pgbouncer-$PGBOUNCER_VERSION" \
+      && ./configure --prefix="$prefix" --without-cares --with-openssl >"$work/build.log" 2>&1 \
+      && make -j2 >>"$work/build.log" 2>&1 && make install >>"$work/build.log" 2>&1) \
+      || { tail -n 30 "$work/build.log" >&2; die "PgBouncer did not build (log: $work/build.log)"; }
+    rm -rf "$work"
+  fi
+  TEST_PGBOUNCER="$prefix/bin/pgbouncer"
+  export TEST_PGBOUNCER
+}

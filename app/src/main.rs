@@ -1,10 +1,14 @@
 //! `courseshop`: the web shop, and the commands that prepare its database.
 //!
 //! ```text
-//! courseshop [serve]               run the shop (the default)
+//! courseshop [serve] [--migrate]   run the shop (the default); --migrate applies pending
+//!                                  migrations first, so a new revision migrates before it serves
 //! courseshop migrate               apply pending database migrations, then exit
-//! courseshop seed [--courses N]    load the demo catalog (idempotent), then exit
+//! courseshop seed [--courses N] [--demo-accounts | --no-demo-accounts]
+//!                                  load the demo catalog (idempotent), then exit; the demo accounts
+//!                                  (known password) are seeded by default except in production
 //! courseshop services              list the services the configured step needs, one a line
+//! courseshop healthcheck           exit 0 when this machine's shop answers /healthz (containers)
 //! ```
 
 use std::process::ExitCode;
@@ -16,33 +20,69 @@ use app::telemetry;
 use shop::catalog::seed;
 use shop::command::{Failure, exit_code, from_args};
 use shop::database;
-use shop::settings::Settings;
+use shop::healthcheck;
+use shop::settings::{DatabaseSettings, Settings};
 
-const USAGE: &str = "usage: courseshop [serve | migrate | seed [--courses N] | services]";
+const USAGE: &str = "usage: courseshop [serve [--migrate] | migrate | \
+                     seed [--courses N] [--demo-accounts | --no-demo-accounts] | services | healthcheck]";
 
+#[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Serve,
+    Serve { migrate: bool },
     Migrate,
-    Seed { courses: u32 },
+    Seed(SeedOptions),
     Services,
+    Healthcheck,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct SeedOptions {
+    courses: u32,
+    /// `None`: the environment decides (yes in development, no in production).
+    demo_accounts: Option<bool>,
 }
 
 fn parse_command(args: &[String]) -> Result<Command, String> {
-    match args {
-        [] => Ok(Command::Serve),
-        [command] if command == "serve" => Ok(Command::Serve),
-        [command] if command == "migrate" => Ok(Command::Migrate),
-        [command] if command == "services" => Ok(Command::Services),
-        [command] if command == "seed" => Ok(Command::Seed {
-            courses: seed::DEFAULT_COURSES,
-        }),
-        [command, flag, count] if command == "seed" && flag == "--courses" => count
-            .parse()
-            .ok()
-            .filter(|n| (1..=1_000_000).contains(n))
-            .map(|courses| Command::Seed { courses })
-            .ok_or_else(|| format!("--courses takes a number from 1 to 1000000, not {count:?}")),
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => Ok(Command::Serve { migrate: false }),
+        ["serve", "--migrate"] => Ok(Command::Serve { migrate: true }),
+        ["migrate"] => Ok(Command::Migrate),
+        ["services"] => Ok(Command::Services),
+        ["healthcheck"] => Ok(Command::Healthcheck),
+        ["seed", flags @ ..] => parse_seed(flags).map(Command::Seed),
         _ => Err(USAGE.to_string()),
+    }
+}
+
+fn parse_seed(mut flags: &[&str]) -> Result<SeedOptions, String> {
+    let mut options = SeedOptions {
+        courses: seed::DEFAULT_COURSES,
+        demo_accounts: None,
+    };
+    loop {
+        flags = match flags {
+            [] => return Ok(options),
+            ["--courses", count, rest @ ..] => {
+                options.courses = count
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        format!("--courses takes a number from 1 to 1000000, not {count:?}")
+                    })?;
+                rest
+            }
+            ["--demo-accounts", rest @ ..] if options.demo_accounts.is_none() => {
+                options.demo_accounts = Some(true);
+                rest
+            }
+            ["--no-demo-accounts", rest @ ..] if options.demo_accounts.is_none() => {
+                options.demo_accounts = Some(false);
+                rest
+            }
+            _ => return Err(USAGE.to_string()),
+        }
     }
 }
 
@@ -54,9 +94,10 @@ async fn main() -> ExitCode {
     };
     let outcome = match command {
         Command::Services => services(),
-        Command::Serve => serve().await,
+        Command::Serve { migrate } => serve(migrate).await,
         Command::Migrate => migrate().await,
-        Command::Seed { courses } => seed_demo(courses).await,
+        Command::Seed(options) => seed_demo(options).await,
+        Command::Healthcheck => check_health().await,
     };
     exit_code("courseshop", outcome)
 }
@@ -68,9 +109,12 @@ fn services() -> Result<(), Failure> {
     Ok(())
 }
 
-async fn serve() -> Result<(), Failure> {
+async fn serve(migrate_first: bool) -> Result<(), Failure> {
     let settings = Settings::from_env()?;
     telemetry::init(settings.log_format);
+    if migrate_first {
+        apply_migrations(&settings.database).await?;
+    }
     let application = Application::build(&settings).await?;
     tracing::info!(
         address = %format!("http://{}:{}", settings.host, application.port()),
@@ -85,35 +129,61 @@ async fn serve() -> Result<(), Failure> {
 }
 
 async fn migrate() -> Result<(), Failure> {
-    let (database, log_format) = Settings::for_database_commands()?;
+    let (database, log_format, _) = Settings::for_database_commands()?;
     telemetry::init(log_format);
-    let pool = database::connect_lazily(&database);
+    apply_migrations(&database).await
+}
+
+/// Straight to the server when `DATABASE_DIRECT_URL` says how: the migrator holds a session-level
+/// lock (so replicas starting together take turns), which a transaction pooler cannot keep.
+async fn apply_migrations(database: &DatabaseSettings) -> Result<(), Failure> {
+    let pool = database::connect_lazily(&DatabaseSettings {
+        max_connections: 1,
+        ..database.direct()
+    });
     database::MIGRATOR
         .run(&pool)
         .await
         .context("migrating the database failed")?;
+    pool.close().await;
     tracing::info!("the database schema is up to date");
     Ok(())
 }
 
-async fn seed_demo(courses: u32) -> Result<(), Failure> {
-    let (database, log_format) = Settings::for_database_commands()?;
+async fn check_health() -> Result<(), Failure> {
+    let address = healthcheck::address_from_env("PORT", 8080)?;
+    healthcheck::check(address)
+        .await
+        .context("the shop is not healthy")?;
+    Ok(())
+}
+
+async fn seed_demo(options: SeedOptions) -> Result<(), Failure> {
+    let (database, log_format, environment) = Settings::for_database_commands()?;
     telemetry::init(log_format);
     let pool = database::connect_lazily(&database);
-    let report = seed::seed_catalog(&pool, courses)
+    let report = seed::seed_catalog(&pool, options.courses)
         .await
         .context("seeding the catalog failed (has `courseshop migrate` run?)")?;
-    let demo = seed::seed_demo_accounts(&pool)
-        .await
-        .context("seeding the demo accounts failed")?;
-    tracing::info!(
-        demo_passwords_set = demo.passwords_set,
-        demo_orders_added = demo.orders_added,
-        "demo accounts ready: {} and {} (password {})",
-        seed::DEMO_STUDENT,
-        seed::DEMO_INSTRUCTOR,
-        seed::DEMO_PASSWORD
-    );
+    // accounts with a published password have no place on a public shop unless asked for
+    if options
+        .demo_accounts
+        .unwrap_or(!environment.is_production())
+    {
+        let demo = seed::seed_demo_accounts(&pool)
+            .await
+            .context("seeding the demo accounts failed")?;
+        tracing::info!(
+            demo_passwords_set = demo.passwords_set,
+            demo_orders_added = demo.orders_added,
+            "demo accounts ready: {} and {} (password {})",
+            seed::DEMO_STUDENT,
+            seed::DEMO_INSTRUCTOR,
+            seed::DEMO_PASSWORD
+        );
+    } else {
+        tracing::info!("no demo accounts seeded (SHOP_ENV=production; --demo-accounts adds them)");
+    }
     tracing::info!(
         categories_added = report.categories_added,
         instructors_added = report.instructors_added,
@@ -122,4 +192,61 @@ async fn seed_demo(courses: u32) -> Result<(), Failure> {
         "catalog seeded"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(list: &[&str]) -> Result<Command, String> {
+        let args: Vec<String> = list.iter().map(|arg| arg.to_string()).collect();
+        parse_command(&args)
+    }
+
+    #[test]
+    fn commands_and_their_flags() {
+        assert_eq!(parse(&[]), Ok(Command::Serve { migrate: false }));
+        assert_eq!(parse(&["serve"]), Ok(Command::Serve { migrate: false }));
+        assert_eq!(
+            parse(&["serve", "--migrate"]),
+            Ok(Command::Serve { migrate: true })
+        );
+        assert_eq!(parse(&["healthcheck"]), Ok(Command::Healthcheck));
+        assert_eq!(
+            parse(&["seed"]),
+            Ok(Command::Seed(SeedOptions {
+                courses: seed::DEFAULT_COURSES,
+                demo_accounts: None
+            }))
+        );
+        assert_eq!(
+            parse(&["seed", "--no-demo-accounts", "--courses", "20"]),
+            Ok(Command::Seed(SeedOptions {
+                courses: 20,
+                demo_accounts: Some(false)
+            }))
+        );
+        assert_eq!(
+            parse(&["seed", "--courses", "5", "--demo-accounts"]),
+            Ok(Command::Seed(SeedOptions {
+                courses: 5,
+                demo_accounts: Some(true)
+            }))
+        );
+    }
+
+    #[test]
+    fn a_wrong_command_line_says_why() {
+        for wrong in [
+            &["serve", "--migrate", "now"][..],
+            &["seed", "--courses"],
+            &["seed", "--demo-accounts", "--no-demo-accounts"],
+            &["seed", "--colors", "3"],
+            &["healthcheck", "8080"],
+        ] {
+            assert_eq!(parse(wrong), Err(USAGE.to_string()), "{wrong:?}");
+        }
+        let error = parse(&["seed", "--courses", "0"]).expect_err("must fail");
+        assert!(error.starts_with("--courses takes a number"), "{error}");
+    }
 }

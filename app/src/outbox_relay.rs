@@ -62,16 +62,22 @@ impl RelayHandle {
 
 /// Starts the relay on a small pool of its own: a batch holds its connection until the broker
 /// confirms, and `LISTEN` holds one for good, so neither may take connections from the pages.
+/// `LISTEN` goes straight to the server (`DATABASE_DIRECT_URL`) when it can: a notification never
+/// reaches a client of a transaction pooler such as PgBouncer, and then only the poll wakes the relay.
 pub fn spawn(database: &DatabaseSettings, settings: EventSettings) -> RelayHandle {
     let pool = database::connect_lazily(&DatabaseSettings {
         max_connections: 2,
         ..database.clone()
     });
+    let listen_pool = database::connect_lazily(&DatabaseSettings {
+        max_connections: 1,
+        ..database.direct()
+    });
     let (stop, stopped) = watch::channel(false);
     let relay = Relay {
         outbox: Outbox::new(pool.clone()),
         orders: Orders::new(pool.clone()),
-        pool,
+        listen_pool,
         names: BrokerNames::new(&settings.broker.name_prefix),
         settings,
         stopped,
@@ -85,7 +91,8 @@ pub fn spawn(database: &DatabaseSettings, settings: EventSettings) -> RelayHandl
 struct Relay {
     outbox: Outbox,
     orders: Orders,
-    pool: PgPool,
+    /// Only its connect options are used: `PgListener` opens a connection of its own from them.
+    listen_pool: PgPool,
     names: BrokerNames,
     settings: EventSettings,
     stopped: watch::Receiver<bool>,
@@ -361,7 +368,7 @@ impl Relay {
 
     async fn listen(&self) -> Option<PgListener> {
         let attempt = async {
-            let mut listener = PgListener::connect_with(&self.pool).await?;
+            let mut listener = PgListener::connect_with(&self.listen_pool).await?;
             listener.listen(outbox::WAKE_CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };

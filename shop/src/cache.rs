@@ -52,6 +52,11 @@ struct Inner {
 
 impl Redis {
     pub fn new(settings: RedisSettings) -> Result<Redis, CacheError> {
+        // The redis client asks rustls for the process's default crypto provider, and there is
+        // none while two are compiled in (ring, which sqlx and lapin use; aws-lc, which the Azure
+        // SDK's HTTP client brings). Choosing ring here keeps `rediss://` working; an earlier
+        // choice elsewhere in the process stands (the call then changes nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::open(settings.url.expose()).map_err(CacheError::Failed)?;
         Ok(Redis {
             inner: Arc::new(Inner {

@@ -9,6 +9,7 @@ pub mod command;
 pub mod database;
 pub mod enrollment;
 pub mod events;
+pub mod healthcheck;
 pub mod ids;
 pub mod metrics;
 pub mod money;

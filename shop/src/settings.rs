@@ -6,12 +6,13 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::topology::{CacheMode, CartStoreKind, EnrollmentMode, Step, Switch, Topology};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub environment: Environment,
     /// Address the web server binds: `HOST` (default 127.0.0.1; containers set 0.0.0.0).
     pub host: IpAddr,
     /// `PORT` (default 8080; 0 picks a free port, which the tests use).
@@ -84,6 +85,22 @@ pub struct WorkerSettings {
     /// pool size, so no message in hand waits for a connection.
     pub prefetch: u16,
     pub log_format: LogFormat,
+    pub environment: Environment,
+}
+
+/// `SHOP_ENV` (default `development`): where the binary runs. In `production` what a deployment must
+/// not get wrong by forgetting it is required instead of defaulted: a shared `SESSION_KEY`, TLS to
+/// PostgreSQL and Redis; and the defaults are the safe ones there (`Secure` cookies, JSON logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -183,8 +200,13 @@ impl std::fmt::Debug for Secret {
 
 #[derive(Clone)]
 pub struct DatabaseSettings {
-    /// Parsed from `DATABASE_URL` (libpq URL syntax, `sslmode` included).
+    /// Parsed from `DATABASE_URL` (libpq URL syntax, `sslmode` included). On Azure it names the
+    /// server's PgBouncer (port 6432, transaction pooling).
     pub connect_options: PgConnectOptions,
+    /// Parsed from `DATABASE_DIRECT_URL` (optional): the same database without a transaction pooler
+    /// in between, for what needs a session of its own: migrations (they hold a session-level
+    /// advisory lock) and the outbox relay's `LISTEN`. Unset: `DATABASE_URL` serves for those too.
+    pub direct_options: Option<PgConnectOptions>,
     /// `DATABASE_MAX_CONNECTIONS` (default 10): the pool size of one app instance.
     pub max_connections: u32,
     /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 2000): how long a request waits for a connection before
@@ -201,7 +223,22 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("database", &self.connect_options.get_database())
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("direct", &self.direct_options.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseSettings {
+    /// The same settings, connecting straight to the server (`DATABASE_DIRECT_URL`) when that is
+    /// given: for a connection that must keep its session (migrations, `LISTEN`).
+    pub fn direct(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            connect_options: self
+                .direct_options
+                .clone()
+                .unwrap_or_else(|| self.connect_options.clone()),
+            ..self.clone()
+        }
     }
 }
 
@@ -254,7 +291,8 @@ impl Settings {
     /// Reads settings through `lookup`, so tests can supply their own environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let env = Env { lookup: &lookup };
-        let database = database_from(&env)?;
+        let environment = environment_from(&env)?;
+        let database = database_from(&env, environment)?;
         let host = env.parsed(
             "HOST",
             "127.0.0.1".parse().ok(),
@@ -270,7 +308,7 @@ impl Settings {
             CartStoreKind::Postgres => None,
         };
         let redis = match topology.cache {
-            CacheMode::Redis => Some(redis_from(&env)?),
+            CacheMode::Redis => Some(redis_from(&env, environment)?),
             CacheMode::Off => None,
         };
         let events = match topology.enrollment {
@@ -292,6 +330,7 @@ impl Settings {
             EnrollmentMode::Sync => None,
         };
         Ok(Settings {
+            environment,
             host,
             port,
             database,
@@ -311,21 +350,39 @@ impl Settings {
                                     .to_string(),
                         });
                     }
+                    // every replica must sign with the same key, or sessions break across them
+                    None if environment.is_production() => {
+                        return Err(SettingsError::Missing {
+                            variable: "SESSION_KEY",
+                            hint: "SHOP_ENV=production needs one key shared by every instance \
+                                   (64+ random characters, e.g. `openssl rand -hex 32`)",
+                        });
+                    }
                     None => None,
                 },
-                cookie_secure: env.parsed("COOKIE_SECURE", Some(false), "true or false")?,
+                cookie_secure: env.parsed(
+                    "COOKIE_SECURE",
+                    Some(environment.is_production()),
+                    "true or false",
+                )?,
             },
             trust_forwarded_for: env.parsed("TRUST_FORWARDED_FOR", Some(false), "true or false")?,
-            log_format: log_format_from(&env)?,
+            log_format: log_format_from(&env, environment)?,
         })
     }
 
     /// What `courseshop migrate` and `seed` need: the database and how to log, and nothing of the
     /// step's other stores, so a deployment can migrate before those are reachable or configured.
-    pub fn for_database_commands() -> Result<(DatabaseSettings, LogFormat), SettingsError> {
+    pub fn for_database_commands()
+    -> Result<(DatabaseSettings, LogFormat, Environment), SettingsError> {
         let lookup = |variable: &str| std::env::var(variable).ok();
         let env = Env { lookup: &lookup };
-        Ok((database_from(&env)?, log_format_from(&env)?))
+        let environment = environment_from(&env)?;
+        Ok((
+            database_from(&env, environment)?,
+            log_format_from(&env, environment)?,
+            environment,
+        ))
     }
 }
 
@@ -339,21 +396,24 @@ impl WorkerSettings {
     pub fn for_redrive() -> Result<(BrokerSettings, LogFormat), SettingsError> {
         let lookup = |variable: &str| std::env::var(variable).ok();
         let env = Env { lookup: &lookup };
-        Ok((broker_from(&env)?, log_format_from(&env)?))
+        let environment = environment_from(&env)?;
+        Ok((broker_from(&env)?, log_format_from(&env, environment)?))
     }
 
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<WorkerSettings, SettingsError> {
         let env = Env { lookup: &lookup };
+        let environment = environment_from(&env)?;
         Ok(WorkerSettings {
+            environment,
             host: env.parsed(
                 "HOST",
                 "127.0.0.1".parse().ok(),
                 "an IP address such as 0.0.0.0",
             )?,
             port: env.parsed("WORKER_PORT", Some(8090), "a port number from 0 to 65535")?,
-            database: database_from(&env)?,
+            database: database_from(&env, environment)?,
             broker: broker_from(&env)?,
             prefetch: env.parsed_in(
                 "WORKER_PREFETCH",
@@ -361,8 +421,20 @@ impl WorkerSettings {
                 1..=1000,
                 "a number of messages from 1 to 1000",
             )?,
-            log_format: log_format_from(&env)?,
+            log_format: log_format_from(&env, environment)?,
         })
+    }
+}
+
+fn environment_from(env: &Env<'_>) -> Result<Environment, SettingsError> {
+    match env.optional("SHOP_ENV").as_deref().map(str::trim) {
+        None | Some("development") => Ok(Environment::Development),
+        Some("production") => Ok(Environment::Production),
+        Some(other) => Err(SettingsError::Invalid {
+            variable: "SHOP_ENV",
+            value: other.to_string(),
+            reason: "expected development or production".to_string(),
+        }),
     }
 }
 
@@ -440,26 +512,22 @@ fn broker_from(env: &Env<'_>) -> Result<BrokerSettings, SettingsError> {
     })
 }
 
-fn database_from(env: &Env<'_>) -> Result<DatabaseSettings, SettingsError> {
+fn database_from(
+    env: &Env<'_>,
+    environment: Environment,
+) -> Result<DatabaseSettings, SettingsError> {
     let database_url = env.required(
         "DATABASE_URL",
         "set it to the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/courseshop",
     )?;
-    // never echo the URL back: it may hold a password
-    let invalid_url = |reason: String| SettingsError::Invalid {
-        variable: "DATABASE_URL",
-        value: "<hidden>".to_string(),
-        reason,
-    };
-    if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-        return Err(invalid_url(
-            "expected a postgres:// or postgresql:// URL".to_string(),
-        ));
-    }
-    let connect_options = PgConnectOptions::from_str(&database_url)
-        .map_err(|error| invalid_url(error.to_string()))?;
+    let connect_options = postgres_url("DATABASE_URL", &database_url, environment)?;
+    let direct_options = env
+        .optional("DATABASE_DIRECT_URL")
+        .map(|url| postgres_url("DATABASE_DIRECT_URL", &url, environment))
+        .transpose()?;
     Ok(DatabaseSettings {
         connect_options,
+        direct_options,
         max_connections: env.parsed_in(
             "DATABASE_MAX_CONNECTIONS",
             10,
@@ -475,8 +543,41 @@ fn database_from(env: &Env<'_>) -> Result<DatabaseSettings, SettingsError> {
     })
 }
 
-fn log_format_from(env: &Env<'_>) -> Result<LogFormat, SettingsError> {
+fn postgres_url(
+    variable: &'static str,
+    url: &str,
+    environment: Environment,
+) -> Result<PgConnectOptions, SettingsError> {
+    // never echo the URL back: it may hold a password
+    let invalid = |reason: String| SettingsError::Invalid {
+        variable,
+        value: "<hidden>".to_string(),
+        reason,
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(invalid(
+            "expected a postgres:// or postgresql:// URL".to_string(),
+        ));
+    }
+    let options = PgConnectOptions::from_str(url).map_err(|error| invalid(error.to_string()))?;
+    // sqlx's default, `prefer`, falls back to plain text without a word: production must not
+    let encrypted = matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    );
+    if environment.is_production() && !encrypted {
+        return Err(invalid(
+            "SHOP_ENV=production needs TLS to PostgreSQL: add sslmode=verify-full \
+             (or sslmode=require) to the URL"
+                .to_string(),
+        ));
+    }
+    Ok(options)
+}
+
+fn log_format_from(env: &Env<'_>, environment: Environment) -> Result<LogFormat, SettingsError> {
     Ok(match env.optional("LOG_FORMAT").as_deref() {
+        None if environment.is_production() => LogFormat::Json,
         None | Some("pretty") => LogFormat::Pretty,
         Some("json") => LogFormat::Json,
         Some(other) => {
@@ -489,7 +590,7 @@ fn log_format_from(env: &Env<'_>) -> Result<LogFormat, SettingsError> {
     })
 }
 
-fn redis_from(env: &Env<'_>) -> Result<RedisSettings, SettingsError> {
+fn redis_from(env: &Env<'_>, environment: Environment) -> Result<RedisSettings, SettingsError> {
     let url = env.required(
         "REDIS_URL",
         "the cache is Redis at this step: set it, e.g. redis://127.0.0.1:6379 (./scripts/run does)",
@@ -500,6 +601,16 @@ fn redis_from(env: &Env<'_>) -> Result<RedisSettings, SettingsError> {
             variable: "REDIS_URL",
             value: "<hidden>".to_string(),
             reason: "expected a redis:// or rediss:// (TLS) URL".to_string(),
+        });
+    }
+    // `#insecure` (certificate not checked) exists for a test server's self-signed certificate
+    if environment.is_production() && (!url.starts_with("rediss://") || url.contains("#insecure")) {
+        return Err(SettingsError::Invalid {
+            variable: "REDIS_URL",
+            value: "<hidden>".to_string(),
+            reason: "SHOP_ENV=production needs TLS to Redis with a checked certificate: \
+                     rediss://:<access key>@<name>.redis.cache.windows.net:6380"
+                .to_string(),
         });
     }
     let key_prefix = env
@@ -1091,6 +1202,134 @@ mod tests {
         assert_eq!(
             settings.events.map(|events| events.broker.name_prefix),
             Some(String::new())
+        );
+    }
+
+    /// What a production deployment sets, at the monolith step so no other store is needed.
+    const PRODUCTION: [(&str, &str); 3] = [
+        ("SHOP_ENV", "production"),
+        (
+            "DATABASE_URL",
+            "postgres://shop:secret@db.example:6432/courseshop?sslmode=verify-full",
+        ),
+        (
+            "SESSION_KEY",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ),
+    ];
+
+    fn production(extra: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let pairs: Vec<(&str, &str)> = PRODUCTION.iter().chain(extra).copied().collect();
+        settings(&pairs)
+    }
+
+    #[test]
+    fn production_defaults_to_secure_cookies_and_json_logs() {
+        let deployed = production(&[]).expect("valid settings");
+        assert_eq!(deployed.environment, Environment::Production);
+        assert!(deployed.sessions.cookie_secure);
+        assert_eq!(deployed.log_format, LogFormat::Json);
+        // an explicit choice still wins (e.g. pretty logs while debugging a deployment)
+        let pretty = production(&[("LOG_FORMAT", "pretty")]).expect("valid settings");
+        assert_eq!(pretty.log_format, LogFormat::Pretty);
+
+        let development = settings(&[URL]).expect("valid settings");
+        assert_eq!(development.environment, Environment::Development);
+        assert!(!development.sessions.cookie_secure);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_shared_session_key() {
+        let pairs: Vec<(&str, &str)> = PRODUCTION
+            .iter()
+            .filter(|(variable, _)| *variable != "SESSION_KEY")
+            .copied()
+            .collect();
+        let error = settings(&pairs).expect_err("must fail");
+        assert!(
+            error
+                .to_string()
+                .starts_with("SESSION_KEY is not set: SHOP_ENV=production"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn production_needs_tls_to_postgresql_on_both_urls() {
+        for mode in ["disable", "allow", "prefer"] {
+            let url = format!("postgres://shop:secret@db.example/courseshop?sslmode={mode}");
+            let error = production(&[("DATABASE_URL", &url)]).expect_err("must fail");
+            let message = error.to_string();
+            assert!(
+                message.starts_with("DATABASE_URL=\"<hidden>\""),
+                "{message}"
+            );
+            assert!(message.contains("sslmode=verify-full"), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+        // no sslmode at all is sqlx's `prefer`: refused as well
+        let error = production(&[("DATABASE_URL", "postgres://shop@db.example/courseshop")])
+            .expect_err("must fail");
+        assert!(error.to_string().starts_with("DATABASE_URL="), "{error}");
+        let error = production(&[(
+            "DATABASE_DIRECT_URL",
+            "postgres://shop:secret@db.example:5432/courseshop",
+        )])
+        .expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("DATABASE_DIRECT_URL="),
+            "{error}"
+        );
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url = format!("postgres://shop@db.example:5432/courseshop?sslmode={mode}");
+            production(&[("DATABASE_DIRECT_URL", &url)]).expect("valid settings");
+        }
+    }
+
+    #[test]
+    fn the_direct_url_serves_session_work_and_defaults_to_the_pooled_one() {
+        let settings = production(&[(
+            "DATABASE_DIRECT_URL",
+            "postgres://shop:secret@db.example:5432/courseshop?sslmode=verify-full",
+        )])
+        .expect("valid settings");
+        assert_eq!(settings.database.connect_options.get_port(), 6432);
+        assert_eq!(settings.database.direct().connect_options.get_port(), 5432);
+        let settings = production(&[]).expect("valid settings");
+        assert_eq!(settings.database.direct().connect_options.get_port(), 6432);
+    }
+
+    #[test]
+    fn production_needs_tls_to_redis_with_a_checked_certificate() {
+        let step3 = [("SHOP_STEP", "3"), ("CART_STORE", "postgres")];
+        for url in [
+            "redis://:key@cache.redis.cache.windows.net:6379",
+            "rediss://:key@cache.redis.cache.windows.net:6380/#insecure",
+        ] {
+            let pairs: Vec<(&str, &str)> =
+                step3.iter().copied().chain([("REDIS_URL", url)]).collect();
+            let error = production(&pairs).expect_err("must fail");
+            let message = error.to_string();
+            assert!(message.starts_with("REDIS_URL=\"<hidden>\""), "{message}");
+            assert!(message.contains("rediss://"), "{message}");
+        }
+        let pairs: Vec<(&str, &str)> = step3
+            .iter()
+            .copied()
+            .chain([(
+                "REDIS_URL",
+                "rediss://:key@cache.redis.cache.windows.net:6380",
+            )])
+            .collect();
+        production(&pairs).expect("valid settings");
+    }
+
+    #[test]
+    fn an_unknown_environment_is_named() {
+        let error = settings(&[URL, ("SHOP_ENV", "prod")]).expect_err("must fail");
+        assert_eq!(
+            error.to_string(),
+            "SHOP_ENV=\"prod\" is not valid: expected development or production"
         );
     }
 }

@@ -4,9 +4,14 @@
 //! their integration tests (`app/tests/`, `worker/tests/`), and it is never published or shipped.
 
 mod database;
+mod pgbouncer;
 mod proxy;
 mod rabbit;
+mod server_process;
+mod tls_redis;
 
 pub use database::{TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url};
+pub use pgbouncer::{PoolerSettings, TestPgBouncer};
 pub use proxy::TcpProxy;
 pub use rabbit::{TestMessage, TestRabbit, rabbitmq_url};
+pub use tls_redis::TestTlsRedis;

@@ -3,6 +3,7 @@
 //! ```text
 //! enrollment-worker [run]                 consume and enroll until SIGTERM or Ctrl-C (the default)
 //! enrollment-worker redrive [--limit N]   move dead letters (all, or N) back to the queue, then exit
+//! enrollment-worker healthcheck           exit 0 when this machine's worker answers /healthz
 //! ```
 //!
 //! Exit status: 0 done, 1 failed while running (RabbitMQ unreachable for `redrive`), 2 a bad
@@ -13,14 +14,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use shop::command::{Failure, exit_code, from_args};
+use shop::healthcheck;
 use shop::settings::WorkerSettings;
 use worker::{Worker, telemetry};
 
-const USAGE: &str = "usage: enrollment-worker [run | redrive [--limit N]]";
+const USAGE: &str = "usage: enrollment-worker [run | redrive [--limit N] | healthcheck]";
 
 enum Command {
     Run,
     Redrive { limit: Option<u64> },
+    Healthcheck,
 }
 
 fn parse_command(args: &[String]) -> Result<Command, String> {
@@ -28,6 +31,7 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         [] => Ok(Command::Run),
         [command] if command == "run" => Ok(Command::Run),
         [command] if command == "redrive" => Ok(Command::Redrive { limit: None }),
+        [command] if command == "healthcheck" => Ok(Command::Healthcheck),
         [command, flag, count] if command == "redrive" && flag == "--limit" => count
             .parse()
             .ok()
@@ -47,6 +51,7 @@ async fn main() -> ExitCode {
     let outcome = match command {
         Command::Run => run().await,
         Command::Redrive { limit } => redrive(limit).await,
+        Command::Healthcheck => check_health().await,
     };
     exit_code("enrollment-worker", outcome)
 }
@@ -73,6 +78,14 @@ async fn redrive(limit: Option<u64>) -> Result<(), Failure> {
     telemetry::init(log_format);
     let moved = worker::redrive(&broker, limit).await?;
     println!("moved {moved} dead-lettered message(s) back to the queue");
+    Ok(())
+}
+
+async fn check_health() -> Result<(), Failure> {
+    let address = healthcheck::address_from_env("WORKER_PORT", 8090)?;
+    healthcheck::check(address)
+        .await
+        .context("the enrollment worker is not healthy")?;
     Ok(())
 }
 
@@ -114,6 +127,10 @@ mod tests {
     fn commands_and_their_mistakes() {
         assert!(matches!(parse_command(&args(&[])), Ok(Command::Run)));
         assert!(matches!(parse_command(&args(&["run"])), Ok(Command::Run)));
+        assert!(matches!(
+            parse_command(&args(&["healthcheck"])),
+            Ok(Command::Healthcheck)
+        ));
         assert!(matches!(
             parse_command(&args(&["redrive"])),
             Ok(Command::Redrive { limit: None })

@@ -18,7 +18,7 @@ const PASSWORD: &str = "correct horse battery";
 const CARD: &str = SimulatedPaymentGateway::APPROVED_CARD;
 
 impl TestApp {
-    async fn scalar(&self, sql: &'static str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.pool)
             .await
@@ -40,7 +40,7 @@ impl TestApp {
     }
 
     /// `paid` or `enrolled`, as the order page's status endpoint says.
-    async fn order_status(&self, order_path: &str) -> String {
+    pub(crate) async fn order_status(&self, order_path: &str) -> String {
         let page = self.get(&format!("{order_path}/status")).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let json: serde_json::Value = serde_json::from_str(&page.body).expect("JSON");
@@ -48,7 +48,7 @@ impl TestApp {
     }
 
     /// A new student buys seeded courses `courses`; returns the order's path.
-    async fn buy(&self, email: &str, courses: &[u32]) -> String {
+    pub(crate) async fn buy(&self, email: &str, courses: &[u32]) -> String {
         self.register(email, "Student", PASSWORD).await;
         for course in courses {
             assert_eq!(self.add_to_cart(*course).await.status, 303);

@@ -1,8 +1,11 @@
 //! The `courseshop` binary as ops run it: refusing bad settings at start, migrate, seed.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use crate::helpers::TestDatabase;
+use testkit::{PoolerSettings, TestPgBouncer};
+
+use crate::helpers::{TestDatabase, eventually};
 
 /// Runs the real binary with only the given environment (plus PATH), from a folder with no `.env`.
 fn courseshop(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -183,4 +186,92 @@ fn seeding_an_unreachable_database_fails_with_a_clear_message() {
         "{}",
         stderr(&output)
     );
+}
+
+/// A port nothing listens on a moment ago, for a shop started as a process.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The shop as a container starts it on Azure: `serve --migrate` through PgBouncer, migrating
+/// over the direct connection first; and `healthcheck`, which a Docker `HEALTHCHECK` runs.
+#[tokio::test]
+async fn serve_migrate_brings_an_empty_database_up_to_date_before_it_serves() {
+    let database = TestDatabase::migrated().await;
+    let pool = database.pool().await;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .execute(&pool)
+        .await
+        .expect("reset");
+    let pgbouncer = TestPgBouncer::start(&database, PoolerSettings::AZURE);
+    let port = free_port().to_string();
+    let env = [
+        ("DATABASE_URL", pgbouncer.url.as_str()),
+        ("DATABASE_DIRECT_URL", database.url.as_str()),
+        ("SHOP_STEP", "0"),
+        ("PORT", port.as_str()),
+    ];
+    let unhealthy = courseshop(&["healthcheck"], &env);
+    assert_eq!(unhealthy.status.code(), Some(1), "nothing listens yet");
+    assert!(
+        stderr(&unhealthy).contains("the shop is not healthy"),
+        "{}",
+        stderr(&unhealthy)
+    );
+
+    let mut shop = Command::new(env!("CARGO_BIN_EXE_courseshop"))
+        .args(["serve", "--migrate"])
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the shop starts");
+    eventually(
+        "the shop answers its healthcheck",
+        Duration::from_secs(30),
+        || async { courseshop(&["healthcheck"], &env).status.success() },
+    )
+    .await;
+    let migrated: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .expect("the migrations table exists");
+    assert_eq!(migrated, shop::database::MIGRATOR.iter().count() as i64);
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/courses"))
+        .await
+        .expect("the shop answers");
+    assert_eq!(
+        page.status(),
+        200,
+        "the empty catalog page serves through PgBouncer"
+    );
+    let _ = shop.kill();
+    let _ = shop.wait();
+}
+
+#[tokio::test]
+async fn seeding_in_production_leaves_out_the_demo_accounts_unless_asked() {
+    let database = TestDatabase::migrated().await;
+    let pool = database.pool().await;
+    let url = format!("{}?sslmode=require", database.url);
+    let env = [("DATABASE_URL", url.as_str()), ("SHOP_ENV", "production")];
+    let demo_accounts = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE email = $1")
+            .bind(shop::catalog::seed::DEMO_STUDENT)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+
+    let seed = courseshop(&["seed", "--courses", "60"], &env);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    assert_eq!(demo_accounts().await, 0);
+    let seed = courseshop(&["seed", "--courses", "60", "--demo-accounts"], &env);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    assert_eq!(demo_accounts().await, 1);
 }

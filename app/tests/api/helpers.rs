@@ -13,7 +13,7 @@ use shop::catalog::seed;
 use shop::settings::Settings;
 
 // the databases and the proxy live in the workspace's testkit crate, shared with other crates' tests
-pub use testkit::{TcpProxy, TestDatabase, TestRabbit};
+pub use testkit::{TcpProxy, TestDatabase, TestPgBouncer, TestRabbit};
 
 /// The shop, running in this process on a free port against a database of the test's own.
 pub struct TestApp {
@@ -178,12 +178,34 @@ impl TestApp {
         TestApp::start(TestDatabase::seeded().await, Some(proxy), Vec::new()).await
     }
 
+    /// Step 4's checkout (asynchronous enrollment; carts in PostgreSQL) as on Azure: every pooled
+    /// connection through `pgbouncer` in transaction mode, and what needs a session of its own
+    /// (the relay's LISTEN) straight to the server through `DATABASE_DIRECT_URL`.
+    pub async fn through_pgbouncer(
+        database: TestDatabase,
+        pgbouncer: &TestPgBouncer,
+        rabbit: &TestRabbit,
+    ) -> TestApp {
+        let mut overrides = vec![
+            ("ENROLLMENT", "async".to_string()),
+            ("OUTBOX_POLL_INTERVAL_MS", "200".to_string()),
+            ("DATABASE_DIRECT_URL", database.url.clone()),
+        ];
+        overrides.extend(rabbit.overrides());
+        let url = pgbouncer.url.clone();
+        TestApp::start_at(database, url, overrides).await
+    }
+
+    /// The app at the monolith step with more settings, e.g. another `DATABASE_URL` query.
+    pub async fn seeded_with(overrides: Vec<(&'static str, String)>) -> TestApp {
+        TestApp::start(TestDatabase::seeded().await, None, overrides).await
+    }
+
     async fn start(
         database: TestDatabase,
         proxy: Option<&TcpProxy>,
         overrides: Vec<(&'static str, String)>,
     ) -> TestApp {
-        telemetry_for_tests();
         let url = match proxy {
             Some(proxy) => {
                 let options = PgConnectOptions::from_str(&database.url).expect("valid url");
@@ -196,6 +218,16 @@ impl TestApp {
             }
             None => database.url.clone(),
         };
+        TestApp::start_at(database, url, overrides).await
+    }
+
+    /// The app reaching `database` at `url` (directly, through a proxy or through a pooler).
+    pub async fn start_at(
+        database: TestDatabase,
+        url: String,
+        overrides: Vec<(&'static str, String)>,
+    ) -> TestApp {
+        telemetry_for_tests();
         let overrides: Vec<(&str, &str)> = overrides
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
@@ -539,8 +571,13 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn start(app: &TestApp, rabbit: &TestRabbit) -> TestWorker {
+        TestWorker::start_at(&app.database.url, rabbit).await
+    }
+
+    /// A worker reaching the database at `database_url` (e.g. through PgBouncer).
+    pub async fn start_at(database_url: &str, rabbit: &TestRabbit) -> TestWorker {
         let mut env = vec![
-            ("DATABASE_URL", app.database.url.clone()),
+            ("DATABASE_URL", database_url.to_string()),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_string()),
             ("WORKER_PORT", "0".to_string()),
         ];

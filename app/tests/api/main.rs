@@ -13,6 +13,7 @@ mod helpers;
 mod metrics;
 mod operations;
 mod order_status;
+mod production;
 mod redis_cache;
 mod redis_sessions;
 mod seed;

@@ -54,6 +54,18 @@ pub struct CartView {
 }
 
 impl CartView {
+    /// The same cart with `owned` courses set apart (checkout drops them).
+    pub fn setting_apart(mut self, owned: &[CourseId]) -> CartView {
+        let (now_owned, lines): (Vec<PricedLine>, Vec<PricedLine>) = self
+            .lines
+            .into_iter()
+            .partition(|line| owned.contains(&line.course.id));
+        self.owned
+            .extend(now_owned.into_iter().map(|line| line.course));
+        self.lines = lines;
+        self
+    }
+
     pub fn total(&self) -> Money {
         self.lines.iter().fold(Money::ZERO, |total, line| {
             total.checked_add(line.course.price).unwrap_or(total)

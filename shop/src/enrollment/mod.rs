@@ -122,20 +122,30 @@ impl Enrollments {
         user: UserId,
         courses: &[CourseId],
     ) -> Result<Vec<CourseId>, StoreError> {
-        let ids: Vec<i64> = courses.iter().map(|course| course.0).collect();
-        Ok(sqlx::query_scalar!(
-            r#"SELECT course_id AS "course_id!: CourseId" FROM enrollments
-               WHERE user_id = $1 AND course_id = ANY($2)
-               UNION
-               SELECT i.course_id FROM order_items i
-               JOIN orders o ON o.user_id = i.user_id AND o.id = i.order_id
-               WHERE i.user_id = $1 AND i.course_id = ANY($2) AND o.status = 'paid'"#,
-            user.0,
-            &ids
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        owned_among(&self.pool, user, courses).await
     }
+}
+
+/// [`Enrollments::owned_among`] on a connection the caller holds (checkout's transaction, which
+/// must not ask the pool for a second connection while it keeps one).
+pub async fn owned_among(
+    executor: impl sqlx::PgExecutor<'_>,
+    user: UserId,
+    courses: &[CourseId],
+) -> Result<Vec<CourseId>, StoreError> {
+    let ids: Vec<i64> = courses.iter().map(|course| course.0).collect();
+    Ok(sqlx::query_scalar!(
+        r#"SELECT course_id AS "course_id!: CourseId" FROM enrollments
+           WHERE user_id = $1 AND course_id = ANY($2)
+           UNION
+           SELECT i.course_id FROM order_items i
+           JOIN orders o ON o.user_id = i.user_id AND o.id = i.order_id
+           WHERE i.user_id = $1 AND i.course_id = ANY($2) AND o.status = 'paid'"#,
+        user.0,
+        &ids
+    )
+    .fetch_all(executor)
+    .await?)
 }
 
 /// A course a student is enrolled in (My courses).

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::payment::{CardNumber, PaymentError, PaymentGateway};
 use crate::cart::{CartOwner, CartService, CartServiceError};
 use crate::database::StoreError;
-use crate::enrollment::insert_enrollments;
+use crate::enrollment::{insert_enrollments, owned_among};
 use crate::events::{OrderPlaced, OrderPlacedItem, outbox};
-use crate::ids::{OrderId, UserId};
+use crate::ids::{CourseId, OrderId, UserId};
 use crate::money::CURRENCY;
 use crate::topology::EnrollmentMode;
 
@@ -76,11 +76,16 @@ impl Checkout {
         if let Some(id) = self.order_for_key(&self.pool, user, key).await? {
             return Ok(PlacedOrder { id, replayed: true });
         }
+        // Every price from the catalog, now. Read before the transaction: the cart, catalog and
+        // enrollment reads take connections of their own, and a transaction that waits for one
+        // while holding another starves the pool (or a transaction pooler's few server
+        // connections) as soon as checkouts run side by side.
+        let cart = self.carts.view(CartOwner::User(user), Some(user)).await?;
         let mut tx = self.pool.begin().await?;
         // A student's checkouts wait for each other here: two submits of one form pay once, and
-        // two checkout forms open in two tabs cannot both buy the same course (the second reads
-        // the cart, and what the student owns, after the first has committed). Per student, so
-        // different students never wait for each other.
+        // two checkout forms open in two tabs cannot both buy the same course (the second sees
+        // what the first bought as owned, below). Per student, so different students never wait
+        // for each other.
         sqlx::query!(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             format!("checkout:{user}")
@@ -90,8 +95,9 @@ impl Checkout {
         if let Some(id) = self.order_for_key(&mut *tx, user, key).await? {
             return Ok(PlacedOrder { id, replayed: true });
         }
-        // every price from the catalog, now; courses the student owns by now are dropped
-        let cart = self.carts.view(CartOwner::User(user), Some(user)).await?;
+        // courses the student owns by now (bought in another tab a moment ago) are dropped
+        let courses: Vec<CourseId> = cart.lines.iter().map(|line| line.course.id).collect();
+        let cart = cart.setting_apart(&owned_among(&mut *tx, user, &courses).await?);
         if cart.lines.is_empty() {
             return Err(CheckoutError::EmptyCart);
         }

@@ -2,14 +2,18 @@
 // cosmos-local: an in-memory stand-in for Azure Cosmos DB, for local runs and
 // tests of the shop against the Rust SDK (azure_data_cosmos 1.1.0-beta.1).
 //
-// It serves @vercel/cosmosdb-server (pinned in package.json) on 127.0.0.1 over
-// plain HTTP -- HTTP/2 with prior knowledge (h2c), which the SDK tries first,
-// and HTTP/1.1 with keep-alive on the same port -- and corrects, around the
-// package's own request handler, the places where that package and the Rust
-// SDK disagree. See README.md for the list.
+// It serves @vercel/cosmosdb-server (pinned in package.json) on 127.0.0.1 (by
+// default) over plain HTTP -- HTTP/2 with prior knowledge (h2c), which the SDK
+// tries first, and HTTP/1.1 with keep-alive on the same port -- and corrects,
+// around the package's own request handler, the places where that package and
+// the Rust SDK disagree. See README.md for the list.
 //
-// Usage: node server.js [--port N]   (or COSMOS_LOCAL_PORT=N; default 8081; 0 = any free port)
-//        Prints "cosmos-local listening on http://127.0.0.1:PORT/" once listening.
+// Usage: node server.js [--port N] [--host ADDR]
+//        --port N     or COSMOS_LOCAL_PORT=N; default 8081; 0 = any free port
+//        --host ADDR  or COSMOS_LOCAL_HOST=ADDR; default 127.0.0.1; 0.0.0.0 (or ::) in a
+//                     container, so that other containers reach it
+//        Prints "cosmos-local listening on http://127.0.0.1:PORT/" once listening (with
+//        the address it listens on in place of 127.0.0.1 when --host names another).
 //        COSMOS_LOCAL_LOG=1 logs each connection and request to stderr.
 "use strict";
 
@@ -508,15 +512,40 @@ function parsePort(argv, env) {
   return port;
 }
 
+// The address to listen on: 127.0.0.1 unless --host or COSMOS_LOCAL_HOST names another
+// (an IP address, IPv6 without brackets, or a host name that resolves locally).
+function parseHost(argv, env) {
+  let host = env.COSMOS_LOCAL_HOST ? env.COSMOS_LOCAL_HOST : "127.0.0.1";
+  for (let i = 0; i < argv.length; i += 1) {
+    if (argv[i] === "--host") host = argv[i + 1];
+    else if (argv[i].startsWith("--host=")) host = argv[i].slice("--host=".length);
+  }
+  host = typeof host === "string" ? host.trim().replace(/^\[(.*)\]$/, "$1") : "";
+  if (!host || /[\s/]/.test(host)) {
+    process.stderr.write(`cosmos-local: invalid host (expected an address such as 127.0.0.1 or 0.0.0.0)\n`);
+    process.exit(2);
+  }
+  return host;
+}
+
+// "http://ADDR:PORT/" for an address the server listens on (IPv6 in brackets).
+function listeningUrl(address) {
+  const host = net.isIPv6(address.address) ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}/`;
+}
+
 if (require.main === module) {
-  const port = parsePort(process.argv.slice(2), process.env);
+  const argv = process.argv.slice(2);
+  const port = parsePort(argv, process.env);
+  const host = parseHost(argv, process.env);
   const server = createServer();
   server.on("error", err => {
     process.stderr.write(`cosmos-local: ${err.message}\n`);
     process.exit(1);
   });
-  server.listen(port, "127.0.0.1", () => {
-    process.stdout.write(`cosmos-local listening on http://127.0.0.1:${server.address().port}/\n`);
+  server.listen(port, host, () => {
+    // scripts/lib.sh waits for exactly "listening on http://127.0.0.1:PORT/" (the default host)
+    process.stdout.write(`cosmos-local listening on ${listeningUrl(server.address())}\n`);
   });
   const stop = () => {
     server.close(() => process.exit(0));

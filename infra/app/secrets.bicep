@@ -1,0 +1,113 @@
+// Every secret of the deployment, written into Key Vault through Azure Resource Manager. The container apps read
+// them as Key Vault references (versionless URIs: a new secret version reaches them on their next refresh or
+// restart). Rotating: re-provision with a new value, or `az keyvault secret set` from inside the network.
+@description('Key Vault that receives the secrets.')
+param keyVaultName string
+
+@description('PostgreSQL server FQDN (<name>.postgres.database.azure.com).')
+param postgresHost string
+
+@description('PostgreSQL login the shop and the worker use.')
+param postgresLogin string
+
+@description('Password of that login.')
+@secure()
+param postgresPassword string
+
+@description('Database name.')
+param postgresDatabase string
+
+@description('Name of the Azure Cache for Redis (its access key goes into REDIS_URL).')
+param redisName string
+
+@description('Host the broker answers on inside the environment (the RabbitMQ container app name).')
+param rabbitmqHost string
+
+@description('TCP port of the broker.')
+param rabbitmqPort int = 5672
+
+@description('RabbitMQ user.')
+param rabbitmqUser string
+
+@description('RabbitMQ password.')
+@secure()
+param rabbitmqPassword string
+
+@description('Key that signs and encrypts session cookies (64+ characters).')
+@secure()
+param sessionKey string
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource redis 'Microsoft.Cache/redis@2024-03-01' existing = {
+  name: redisName
+}
+
+var pgUserInfo = '${uriComponent(postgresLogin)}:${uriComponent(postgresPassword)}'
+// PgBouncer (port 6432, transaction pooling) for the request path; 5432 for migrations and LISTEN.
+var databaseUrl = 'postgres://${pgUserInfo}@${postgresHost}:6432/${postgresDatabase}?sslmode=verify-full'
+var databaseDirectUrl = 'postgres://${pgUserInfo}@${postgresHost}:5432/${postgresDatabase}?sslmode=verify-full'
+// The access key is base64 ('/', '+', '='): percent-encoded in the URL (the redis crate decodes it).
+var redisUrl = 'rediss://:${uriComponent(redis.listKeys().primaryKey)}@${redis.properties.hostName}:${redis.properties.sslPort}'
+var rabbitmqUrl = 'amqp://${uriComponent(rabbitmqUser)}:${uriComponent(rabbitmqPassword)}@${rabbitmqHost}:${rabbitmqPort}/%2f'
+
+var secrets = [
+  {
+    name: 'postgres-admin-password'
+    value: postgresPassword
+    contentType: 'text/plain; PostgreSQL administrator password'
+  }
+  {
+    name: 'database-url'
+    value: databaseUrl
+    contentType: 'text/uri-list; libpq URL through PgBouncer (6432)'
+  }
+  {
+    name: 'database-direct-url'
+    value: databaseDirectUrl
+    contentType: 'text/uri-list; libpq URL, direct (5432)'
+  }
+  {
+    name: 'redis-url'
+    value: redisUrl
+    contentType: 'text/uri-list; rediss URL with access key'
+  }
+  {
+    name: 'rabbitmq-password'
+    value: rabbitmqPassword
+    contentType: 'text/plain; RabbitMQ password'
+  }
+  {
+    name: 'rabbitmq-url'
+    value: rabbitmqUrl
+    contentType: 'text/uri-list; AMQP 0-9-1 URL'
+  }
+  {
+    name: 'session-key'
+    value: sessionKey
+    contentType: 'text/plain; session cookie key'
+  }
+]
+
+resource kvSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in secrets: {
+  parent: vault
+  name: secret.name
+  properties: {
+    value: secret.value
+    contentType: secret.contentType
+    attributes: {
+      enabled: true
+    }
+  }
+}]
+
+// Versionless secret URIs (https://<vault>.vault.azure.net/secrets/<name>), for Key Vault references.
+output postgresPasswordUri string = kvSecrets[0].properties.secretUri
+output databaseUrlUri string = kvSecrets[1].properties.secretUri
+output databaseDirectUrlUri string = kvSecrets[2].properties.secretUri
+output redisUrlUri string = kvSecrets[3].properties.secretUri
+output rabbitmqPasswordUri string = kvSecrets[4].properties.secretUri
+output rabbitmqUrlUri string = kvSecrets[5].properties.secretUri
+output sessionKeyUri string = kvSecrets[6].properties.secretUri

@@ -152,6 +152,20 @@ resource pgbouncerPreparedStatements 'Microsoft.DBforPostgreSQL/flexibleServers/
   ]
 }
 
+// sqlx sends extra_float_digits=2 in its startup packet; PgBouncer refuses a parameter it does not
+// track unless told to ignore it (the shop reads no floats as text, so ignoring it changes nothing)
+resource pgbouncerIgnoredParameters 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'pgbouncer.ignore_startup_parameters'
+  properties: {
+    value: 'extra_float_digits'
+    source: 'user-override'
+  }
+  dependsOn: [
+    pgbouncerPreparedStatements
+  ]
+}
+
 resource logConnections 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
   parent: server
   name: 'log_connections'
@@ -160,7 +174,7 @@ resource logConnections 'Microsoft.DBforPostgreSQL/flexibleServers/configuration
     source: 'user-override'
   }
   dependsOn: [
-    pgbouncerPreparedStatements
+    pgbouncerIgnoredParameters
   ]
 }
 

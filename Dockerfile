@@ -3,10 +3,11 @@
 #   docker build -t courseshop .                                                  # the shop (the default)
 #   docker build --build-arg SERVICE=enrollment-worker -t courseshop-worker .     # the enrollment worker
 #
-# azure.yaml passes SERVICE as a buildArg; docker-compose.yml builds both. Select with SERVICE, not with
-# --target: the build stage compiles only the binary SERVICE names. The image holds that one binary at
-# /usr/local/bin/<SERVICE> (templates, CSS, JS and migrations are compiled into it) and nothing else of the
-# repository: no sources, no .env, no secrets. Settings come from the environment at run time
+# azure.yaml passes SERVICE as a buildArg; docker-compose.yml builds both. SERVICE picks the entrypoint, the
+# port and the health check; both images hold both binaries at /usr/local/bin/ (templates, CSS, JS and
+# migrations are compiled into them), because some azd versions drop buildArgs in a remote (ACR) build: the
+# worker's image then still holds enrollment-worker, which its Container App names as its command. Nothing
+# else of the repository is in the image: no sources, no .env, no secrets. Settings come from the environment at run time
 # (target/azure-contract.md, README: Configuration).
 #
 # Written for BuildKit (Docker 23+, docker compose, azd) and for the classic builder alike (no RUN --mount,
@@ -40,10 +41,10 @@ RUN case "$SERVICE" in \
       *) echo "SERVICE must be courseshop or enrollment-worker, not '$SERVICE'" >&2; exit 1 ;; \
     esac
 COPY --from=planner /src/recipe.json recipe.json
-# Only the selected binary's dependencies, with the features that binary's build unifies, so the build
-# below reuses every one of them. rustls uses ring and aws-lc-rs (lapin's TLS); both build with the C
-# compiler the image has (no OpenSSL, CMake or Go needed).
-RUN cargo chef cook --release --locked --bin "$SERVICE" --recipe-path recipe.json
+# Both binaries' dependencies, with the features their build unifies, so the build below reuses every one
+# of them. rustls uses ring and aws-lc-rs (the Azure SDK's HTTP client); both build with the C compiler the
+# image has (no OpenSSL, CMake or Go needed).
+RUN cargo chef cook --release --locked --bin courseshop --bin enrollment-worker --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo/ .cargo/
 COPY .sqlx/ .sqlx/
@@ -54,9 +55,9 @@ COPY shop/ shop/
 COPY app/ app/
 COPY worker/ worker/
 COPY testkit/ testkit/
-RUN cargo build --release --locked --bin "$SERVICE" \
+RUN cargo build --release --locked --bin courseshop --bin enrollment-worker \
  && mkdir -p /out \
- && cp "target/release/$SERVICE" "/out/$SERVICE"
+ && cp target/release/courseshop target/release/enrollment-worker /out/
 
 # ---------------------------------------------------------------------------------------------------------
 # Runtime: distroless cc (Debian 12): glibc, libgcc, CA certificates and tzdata, no shell and no package
@@ -74,8 +75,7 @@ WORKDIR /
 USER 65532:65532
 
 # The shop. `serve --migrate` (migrate, then serve) and `migrate`, `seed` are the same entrypoint with
-# other arguments. The whole of /out/ is copied: it holds exactly the binary SERVICE selected (with the
-# classic builder, which builds every stage, the stage SERVICE did not select is built and thrown away).
+# other arguments. /out/ holds both binaries (see the top of this file).
 FROM runtime AS courseshop
 LABEL org.opencontainers.image.title="courseshop" \
       org.opencontainers.image.description="Courseshop: the online course shop (actix-web), serving on PORT"

@@ -158,8 +158,11 @@ param redisCapacity int = 0
 ])
 param containerRegistrySku string = 'Basic'
 
-@description('Key Vault purge protection (recommended; once on it cannot be turned off, and the vault name stays taken for the retention period after deletion).')
-param keyVaultEnablePurgeProtection bool = true
+// Off by default: a tutorial environment is torn down with `azd down --purge` and made again under the same
+// name, which a purge-protected vault (deleted, not purgeable, its name taken for 90 days) would block.
+// Production: `azd env set AZURE_KEY_VAULT_PURGE_PROTECTION true` before `azd up` (see docs/deploy-azure.md).
+@description('Key Vault purge protection: on for production (once on it cannot be turned off, and a deleted vault keeps its name for the retention period); off by default so a tutorial environment can be purged and recreated.')
+param keyVaultEnablePurgeProtection bool = false
 
 @description('Days a deleted Key Vault or secret is recoverable.')
 @minValue(7)

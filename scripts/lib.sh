@@ -147,10 +147,10 @@ ensure_pgbouncer() {
   local prefix="$PWD/target/pgbouncer-$PGBOUNCER_VERSION"
   if [ ! -x "$prefix/bin/pgbouncer" ]; then
     say "building PgBouncer $PGBOUNCER_VERSION from Debian's source package (the machine's is ${installed:-missing}; the tests need 1.21+)"
-    if ! command -v make >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1 \
+    if ! command -v make >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
       || ! pkg-config --exists libevent openssl 2>/dev/null; then
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev; } >&2 \
-        || die "PgBouncer's build needs gcc, make, pkg-config, libevent-dev and libssl-dev (apt-get, needs root)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev curl; } >&2 \
+        || die "PgBouncer's build needs gcc, make, pkg-config, libevent-dev, libssl-dev and curl (apt-get, needs root)"
     fi
     local work="$PWD/target/pgbouncer-build"
     rm -rf "$work" && mkdir -p "$work"

@@ -91,7 +91,7 @@ pub fn spawn(database: &DatabaseSettings, settings: EventSettings) -> RelayHandl
 struct Relay {
     outbox: Outbox,
     orders: Orders,
-    /// Only its connect options are used: `PgListener` opens a connection of its own from them.
+    /// `PgListener` takes its one connection and holds it for as long as it listens.
     listen_pool: PgPool,
     names: BrokerNames,
     settings: EventSettings,

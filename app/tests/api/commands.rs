@@ -252,6 +252,26 @@ async fn serve_migrate_brings_an_empty_database_up_to_date_before_it_serves() {
     );
     let _ = shop.kill();
     let _ = shop.wait();
+
+    // the migrator goes only to the direct URL: with that unreachable, the start fails at once,
+    // although DATABASE_URL (PgBouncer) answers
+    let unreachable = [
+        ("DATABASE_URL", pgbouncer.url.as_str()),
+        (
+            "DATABASE_DIRECT_URL",
+            "postgres://postgres@127.0.0.1:1/nowhere",
+        ),
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+        ("SHOP_STEP", "0"),
+        ("PORT", port.as_str()),
+    ];
+    let output = courseshop(&["serve", "--migrate"], &unreachable);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("migrating the database failed"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]

@@ -92,6 +92,20 @@ param rabbitmqPassword string
 })
 param sessionKey string
 
+@description('Bearer token a Prometheus scraper sends for the shop\'s /metrics (which the public ingress would otherwise publish): generated once by azd.')
+@secure()
+@minLength(32)
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 48
+      noSpecial: true
+    }
+  }
+})
+param metricsToken string
+
 // ---------------------------------------------------------------------------------------------- sizing
 @description('PostgreSQL compute size (General Purpose Standard_D2ds_v5: 2 vCores, 8 GiB).')
 param postgresSkuName string = 'Standard_D2ds_v5'
@@ -513,6 +527,7 @@ module secrets 'app/secrets.bicep' = {
     rabbitmqUser: rabbitmqUser
     rabbitmqPassword: rabbitmqPassword
     sessionKey: sessionKey
+    metricsToken: metricsToken
   }
 }
 
@@ -578,6 +593,7 @@ module app 'app/app.bicep' = {
     redisUrlSecretUri: secrets.outputs.redisUrlUri
     rabbitmqUrlSecretUri: secrets.outputs.rabbitmqUrlUri
     sessionKeySecretUri: secrets.outputs.sessionKeyUri
+    metricsTokenSecretUri: secrets.outputs.metricsTokenUri
   }
   dependsOn: [
     keyVault

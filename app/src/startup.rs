@@ -20,7 +20,7 @@ use shop::database;
 use shop::enrollment::Enrollments;
 use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
-use shop::settings::Settings;
+use shop::settings::{MetricsAccess, Settings};
 use shop::topology::CartStoreKind;
 
 use crate::error::{AppError, error_pages};
@@ -163,6 +163,10 @@ impl Application {
         let info = Data::new(ShopInfo {
             topology: settings.topology,
         });
+        if settings.metrics == MetricsAccess::Off {
+            tracing::info!("/metrics is not served: set METRICS_TOKEN to let a scraper read it");
+        }
+        let metrics_access = Data::new(settings.metrics.clone());
         let server = HttpServer::new(move || {
             App::new()
                 // the session innermost, its guard around it, so error pages render the guard's answers
@@ -190,6 +194,7 @@ impl Application {
                 .app_data(pool.clone())
                 .app_data(probes.clone())
                 .app_data(info.clone())
+                .app_data(metrics_access.clone())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })

@@ -66,6 +66,9 @@ param rabbitmqUrlSecretUri string
 @description('Key Vault URI of SESSION_KEY.')
 param sessionKeySecretUri string
 
+@description('Key Vault URI of METRICS_TOKEN (the ingress publishes every path, /metrics included).')
+param metricsTokenSecretUri string
+
 module fetchImage 'fetch-container-image.bicep' = {
   name: '${name}-image'
   params: {
@@ -135,6 +138,11 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'session-key'
           keyVaultUrl: sessionKeySecretUri
+          identity: identityId
+        }
+        {
+          name: 'metrics-token'
+          keyVaultUrl: metricsTokenSecretUri
           identity: identityId
         }
       ]
@@ -235,6 +243,10 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             {
               name: 'SESSION_KEY'
               secretRef: 'session-key'
+            }
+            {
+              name: 'METRICS_TOKEN'
+              secretRef: 'metrics-token'
             }
           ]
           probes: [

@@ -37,6 +37,10 @@ param rabbitmqPassword string
 @secure()
 param sessionKey string
 
+@description('Bearer token for the shop\'s /metrics.')
+@secure()
+param metricsToken string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
@@ -89,6 +93,11 @@ var secrets = [
     value: sessionKey
     contentType: 'text/plain; session cookie key'
   }
+  {
+    name: 'metrics-token'
+    value: metricsToken
+    contentType: 'text/plain; bearer token for /metrics'
+  }
 ]
 
 resource kvSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in secrets: {
@@ -111,3 +120,4 @@ output redisUrlUri string = kvSecrets[3].properties.secretUri
 output rabbitmqPasswordUri string = kvSecrets[4].properties.secretUri
 output rabbitmqUrlUri string = kvSecrets[5].properties.secretUri
 output sessionKeyUri string = kvSecrets[6].properties.secretUri
+output metricsTokenUri string = kvSecrets[7].properties.secretUri

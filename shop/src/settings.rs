@@ -32,6 +32,19 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     /// Set when enrollment is asynchronous (tutorial step 4): the outbox relay and its broker.
     pub events: Option<EventSettings>,
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `GET /metrics`. A deployment's ingress publishes every path of the shop, so in
+/// production the numbers (request rates, pool use, the outbox backlog) are not for everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone (development: a scraper on this machine).
+    Open,
+    /// `METRICS_TOKEN`: a scraper sending `Authorization: Bearer <token>`.
+    Token(Secret),
+    /// Production without a token: not served at all (404).
+    Off,
 }
 
 /// Where RabbitMQ is and what the shop declares there; the app's relay and the worker read the same.
@@ -368,6 +381,21 @@ impl Settings {
             },
             trust_forwarded_for: env.parsed("TRUST_FORWARDED_FOR", Some(false), "true or false")?,
             log_format: log_format_from(&env, environment)?,
+            metrics: match env.optional("METRICS_TOKEN") {
+                Some(token) if token.trim().len() >= 32 => {
+                    MetricsAccess::Token(Secret(token.trim().to_string()))
+                }
+                Some(_) => {
+                    return Err(SettingsError::Invalid {
+                        variable: "METRICS_TOKEN",
+                        value: "<hidden>".to_string(),
+                        reason: "use at least 32 random characters, e.g. `openssl rand -hex 32`"
+                            .to_string(),
+                    });
+                }
+                None if environment.is_production() => MetricsAccess::Off,
+                None => MetricsAccess::Open,
+            },
         })
     }
 
@@ -1330,6 +1358,27 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "SHOP_ENV=\"prod\" is not valid: expected development or production"
+        );
+    }
+
+    #[test]
+    fn metrics_are_open_locally_and_need_a_token_in_production() {
+        assert_eq!(
+            settings(&[URL]).expect("valid").metrics,
+            MetricsAccess::Open
+        );
+        assert_eq!(production(&[]).expect("valid").metrics, MetricsAccess::Off);
+        let token = "f".repeat(32);
+        assert_eq!(
+            production(&[("METRICS_TOKEN", &token)])
+                .expect("valid")
+                .metrics,
+            MetricsAccess::Token(Secret(token.clone()))
+        );
+        let error = settings(&[URL, ("METRICS_TOKEN", "short")]).expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("METRICS_TOKEN=\"<hidden>\""),
+            "{error}"
         );
     }
 }

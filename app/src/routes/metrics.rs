@@ -1,20 +1,48 @@
 //! `GET /metrics`, for Prometheus (or Azure Monitor's managed Prometheus) to scrape.
 
-use actix_web::HttpResponse;
 use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use shop::settings::MetricsAccess;
 use sqlx::PgPool;
 
 use crate::error::AppError;
 
 /// `GET /metrics`: every metric of this process in the Prometheus text format (`shop::metrics`).
 ///
-/// No sign-in: in Azure the shop's port is reached from outside only through the ingress, and the
-/// scraper runs inside the environment; the ingress could refuse `/metrics` from outside (not done
-/// yet). The numbers are per instance: Prometheus adds the instances up.
+/// Who may read it is `METRICS_TOKEN`'s to say (`MetricsAccess`): the ingress of a deployment
+/// publishes every path, so in production a scraper sends `Authorization: Bearer <token>`, and
+/// without a token the route is not served at all. The numbers are per instance: Prometheus adds the
+/// instances up.
 ///
 /// Scrapes are counted in the request metrics like any page (route `/metrics`), so their load is
 /// visible and they are not mixed into any other route's numbers.
-pub async fn metrics(pool: Data<PgPool>) -> Result<HttpResponse, AppError> {
+pub async fn metrics(
+    request: HttpRequest,
+    access: Data<MetricsAccess>,
+    pool: Data<PgPool>,
+) -> Result<HttpResponse, AppError> {
+    match access.get_ref() {
+        MetricsAccess::Open => {}
+        MetricsAccess::Off => {
+            return Err(AppError::NotFound(
+                "There is no page at this address.".to_string(),
+            ));
+        }
+        MetricsAccess::Token(token) => {
+            let sent = request
+                .headers()
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !same_secret(sent.as_bytes(), token.expose().as_bytes()) {
+                return Ok(HttpResponse::Unauthorized()
+                    .insert_header(("WWW-Authenticate", "Bearer realm=\"metrics\""))
+                    .content_type("text/plain; charset=utf-8")
+                    .body("a bearer token (METRICS_TOKEN) is needed for /metrics\n"));
+            }
+        }
+    }
     shop::metrics::observe_pool(&pool);
     let text = shop::metrics::render().map_err(|error| AppError::Internal(error.into()))?;
     Ok(HttpResponse::Ok()
@@ -22,4 +50,15 @@ pub async fn metrics(pool: Data<PgPool>) -> Result<HttpResponse, AppError> {
         // a scraper wants this instant's numbers, never a cached copy
         .insert_header(("Cache-Control", "no-store"))
         .body(text))
+}
+
+/// Compares without stopping at the first difference, so the time taken does not tell a guesser
+/// how much of the token was right.
+fn same_secret(sent: &[u8], expected: &[u8]) -> bool {
+    sent.len() == expected.len()
+        && sent
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }

@@ -146,3 +146,48 @@ async fn postgres_queries_count_every_statement_the_shop_sends() {
     assert_eq!(scraped, counted as f64);
     assert_eq!(shop::metrics::postgres_queries(), counted);
 }
+
+/// `/metrics` with `Authorization: Bearer <token>` (or none), as a scraper sends it.
+async fn scrape_with(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    let request = app.client.get(format!("{}/metrics", app.address));
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.expect("the shop answers")
+}
+
+#[tokio::test]
+async fn with_a_token_only_a_scraper_that_sends_it_reads_the_metrics() {
+    let token = "0123456789abcdef0123456789abcdef";
+    let app = TestApp::seeded_with(vec![("METRICS_TOKEN", token.to_string())]).await;
+    let refused = scrape_with(&app, None).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer realm=\"metrics\""
+    );
+    let wrong = scrape_with(&app, Some("0123456789abcdef0123456789abcdeX")).await;
+    assert_eq!(wrong.status(), 401);
+    let read = scrape_with(&app, Some(token)).await;
+    assert_eq!(read.status(), 200);
+    let body = read.text().await.expect("text");
+    assert!(body.contains("courseshop_http_requests_total"), "{body}");
+}
+
+#[tokio::test]
+async fn in_production_without_a_token_the_metrics_are_not_served() {
+    let database = crate::helpers::TestDatabase::seeded().await;
+    let url = format!("{}?sslmode=require", database.url);
+    let app = TestApp::start_at(
+        database,
+        url,
+        vec![
+            ("SHOP_ENV", "production".to_string()),
+            ("SESSION_KEY", "k".repeat(64)),
+        ],
+    )
+    .await;
+    assert_eq!(scrape_with(&app, None).await.status(), 404);
+    assert_eq!(app.get("/healthz").await.status, 200);
+}

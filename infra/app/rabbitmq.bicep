@@ -154,6 +154,9 @@ resource rabbitmq 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'data'
           storageType: 'AzureFile'
           storageName: storageName
+          // SMB has no owners of its own: the broker runs as uid 999 (the image's rabbitmq user) and must own
+          // its data directory; the Erlang cookie's strict mode is why the files are not world-readable
+          mountOptions: 'uid=999,gid=999,dir_mode=0750,file_mode=0600'
         }
       ]
       scale: {

@@ -144,13 +144,8 @@ fn unknown_commands_print_the_usage() {
 
 #[tokio::test]
 async fn migrate_then_seed_prepare_an_empty_database() {
-    // an empty database of its own, not yet migrated: the binary does both steps
-    let database = TestDatabase::migrated().await;
-    let pool = database.pool().await;
-    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        .execute(&pool)
-        .await
-        .expect("reset");
+    // not yet migrated: the binary does both steps
+    let (database, pool) = unmigrated_database().await;
     let env = [("DATABASE_URL", database.url.as_str())];
 
     let migrate = courseshop(&["migrate"], &env);
@@ -188,6 +183,17 @@ fn seeding_an_unreachable_database_fails_with_a_clear_message() {
     );
 }
 
+/// An empty database of the test's own (and a pool on it), with no migration applied.
+async fn unmigrated_database() -> (TestDatabase, sqlx::PgPool) {
+    let database = TestDatabase::migrated().await;
+    let pool = database.pool().await;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .execute(&pool)
+        .await
+        .expect("reset");
+    (database, pool)
+}
+
 /// A port nothing listens on a moment ago, for a shop started as a process.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -200,12 +206,7 @@ fn free_port() -> u16 {
 /// over the direct connection first; and `healthcheck`, which a Docker `HEALTHCHECK` runs.
 #[tokio::test]
 async fn serve_migrate_brings_an_empty_database_up_to_date_before_it_serves() {
-    let database = TestDatabase::migrated().await;
-    let pool = database.pool().await;
-    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        .execute(&pool)
-        .await
-        .expect("reset");
+    let (database, pool) = unmigrated_database().await;
     let pgbouncer = TestPgBouncer::start(&database, PoolerSettings::AZURE);
     let port = free_port().to_string();
     let env = [

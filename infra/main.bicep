@@ -394,10 +394,11 @@ module registry 'core/host/container-registry.bicep' = {
     location: location
     tags: tags
     sku: containerRegistrySku
-    // RabbitMQ pulls its public image from Docker Hub: its identity gets no AcrPull.
+    // rabbitmq too: an image imported into the registry (`az acr import`, against Docker Hub's pull limits)
     pullPrincipalIds: [
       appIdentity.outputs.principalId
       workerIdentity.outputs.principalId
+      rabbitmqIdentity.outputs.principalId
     ]
     logAnalyticsWorkspaceId: logAnalytics.outputs.id
   }
@@ -561,6 +562,7 @@ module rabbitmq 'app/rabbitmq.bicep' = {
     storageName: containerAppsEnvironment.outputs.storageName
     identityId: rabbitmqIdentity.outputs.id
     image: rabbitmqImage
+    containerRegistryLoginServer: registry.outputs.loginServer
     user: rabbitmqUser
     passwordSecretUri: secrets.outputs.rabbitmqPasswordUri
   }

@@ -33,8 +33,11 @@ param environmentId string
 @description('Name of the environment storage (Azure Files share) for the data directory.')
 param storageName string
 
-@description('Resource ID of the user-assigned identity (Key Vault Secrets User only: the image comes from Docker Hub).')
+@description('Resource ID of the user-assigned identity (Key Vault Secrets User; AcrPull for an image imported into the registry).')
 param identityId string
+
+@description('Login server of the project\'s registry: the image is pulled from it, by the identity, when it lives there.')
+param containerRegistryLoginServer string
 
 @description('Pinned RabbitMQ image (an exact tag; `az acr import` it into the registry to avoid Docker Hub limits).')
 param image string = 'docker.io/library/rabbitmq:3.13.7-management'
@@ -51,6 +54,13 @@ param cpu string = '0.5'
 @description('Memory of the broker (must match the vCPU: 0.5 vCPU = 1Gi).')
 param memory string = '1Gi'
 
+var projectRegistry = [
+  {
+    server: containerRegistryLoginServer
+    identity: identityId
+  }
+]
+
 resource rabbitmq 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
   location: location
@@ -66,6 +76,8 @@ resource rabbitmq 'Microsoft.App/containerApps@2024-03-01' = {
     workloadProfileName: 'Consumption'
     configuration: {
       activeRevisionsMode: 'Single'
+      // Docker Hub needs no credentials; an image imported into the project's registry is pulled by the identity
+      registries: startsWith(image, '${containerRegistryLoginServer}/') ? projectRegistry : []
       ingress: {
         external: false
         transport: 'tcp'

@@ -1,5 +1,5 @@
 // Courseshop on Azure: the shop (`app`) and the enrollment worker (`worker`) on Azure Container Apps, with
-// PostgreSQL Flexible Server (built-in PgBouncer), Azure Cosmos DB for NoSQL (carts), Azure Cache for Redis,
+// PostgreSQL Flexible Server (built-in PgBouncer), Azure Cosmos DB for NoSQL (carts), Azure Managed Redis,
 // RabbitMQ as an internal container app, Key Vault for every secret, and Log Analytics.
 //
 // Networking: the Container Apps environment is injected into a virtual network; PostgreSQL uses private access
@@ -152,17 +152,29 @@ param cosmosCapacityMode string = 'Serverless'
 @minValue(1000)
 param cosmosAutoscaleMaxThroughput int = 1000
 
-@description('Azure Cache for Redis SKU: Basic (dev/test, no SLA) or Standard (replicated, SLA; use C1 for production).')
+@description('Azure Managed Redis SKU: Balanced_B0 (0.5 GB) is the smallest. The database is non-clustered, which allows sizes up to 25 GB only.')
 @allowed([
-  'Basic'
-  'Standard'
+  'Balanced_B0'
+  'Balanced_B1'
+  'Balanced_B3'
+  'Balanced_B5'
+  'Balanced_B10'
+  'Balanced_B20'
+  'MemoryOptimized_M10'
+  'MemoryOptimized_M20'
+  'ComputeOptimized_X3'
+  'ComputeOptimized_X5'
+  'ComputeOptimized_X10'
+  'ComputeOptimized_X20'
 ])
-param redisSkuName string = 'Basic'
+param redisSkuName string = 'Balanced_B0'
 
-@description('Azure Cache for Redis size (C family): 0 = 250 MB, 1 = 1 GB.')
-@minValue(0)
-@maxValue(6)
-param redisCapacity int = 0
+@description('Azure Managed Redis high availability: Disabled (one node, no SLA: dev/test) or Enabled (a replica and an SLA, about twice the price; use it for production).')
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+param redisHighAvailability string = 'Disabled'
 
 @description('Container registry SKU.')
 @allowed([
@@ -321,11 +333,12 @@ module cosmosDnsZone 'core/network/private-dns-zone.bicep' = {
   }
 }
 
+// Azure Managed Redis (privatelink.redis.cache.windows.net was Azure Cache for Redis's zone).
 module redisDnsZone 'core/network/private-dns-zone.bicep' = {
   name: 'dns-redis'
   scope: rg
   params: {
-    name: 'privatelink.redis.cache.windows.net'
+    name: 'privatelink.redis.azure.net'
     virtualNetworkId: vnet.outputs.id
     tags: tags
   }
@@ -459,15 +472,15 @@ module cosmosEndpoint 'core/network/private-endpoint.bicep' = {
   }
 }
 
-module redis 'core/cache/redis.bicep' = {
-  name: 'redis'
+module redis 'core/cache/managed-redis.bicep' = {
+  name: 'managed-redis'
   scope: rg
   params: {
-    name: '${abbrs.cacheRedis}${resourceToken}'
+    name: '${abbrs.cacheRedisEnterprise}${resourceToken}'
     location: location
     tags: tags
     skuName: redisSkuName
-    capacity: redisCapacity
+    highAvailability: redisHighAvailability
     logAnalyticsWorkspaceId: logAnalytics.outputs.id
   }
 }
@@ -476,12 +489,12 @@ module redisEndpoint 'core/network/private-endpoint.bicep' = {
   name: 'pep-redis'
   scope: rg
   params: {
-    name: '${abbrs.networkPrivateEndpoints}redis-${resourceToken}'
+    name: '${abbrs.networkPrivateEndpoints}amr-${resourceToken}'
     location: location
     tags: tags
     subnetId: vnet.outputs.privateEndpointsSubnetId
     privateLinkServiceId: redis.outputs.id
-    groupId: 'redisCache'
+    groupId: 'redisEnterprise'
     privateDnsZoneId: redisDnsZone.outputs.id
   }
 }
@@ -523,6 +536,7 @@ module secrets 'app/secrets.bicep' = {
     postgresPassword: postgresAdminPassword
     postgresDatabase: postgres.outputs.databaseName
     redisName: redis.outputs.name
+    redisDatabaseName: redis.outputs.databaseName
     rabbitmqHost: rabbitmqAppName
     rabbitmqPort: 5672
     rabbitmqUser: rabbitmqUser
@@ -648,6 +662,7 @@ output AZURE_POSTGRES_HOST string = postgres.outputs.fqdn
 output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
 output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output AZURE_REDIS_NAME string = redis.outputs.name
+output AZURE_REDIS_HOST string = redis.outputs.hostName
 output RABBITMQ_APP_NAME string = rabbitmq.outputs.name
 output SERVICE_APP_NAME string = app.outputs.name
 output SERVICE_APP_URI string = app.outputs.uri

@@ -17,8 +17,11 @@ param postgresPassword string
 @description('Database name.')
 param postgresDatabase string
 
-@description('Name of the Azure Cache for Redis (its access key goes into REDIS_URL).')
+@description('Name of the Azure Managed Redis cluster (Microsoft.Cache/redisEnterprise); the access key of its database goes into REDIS_URL.')
 param redisName string
+
+@description('Name of that cluster\'s database (always default).')
+param redisDatabaseName string = 'default'
 
 @description('Host the broker answers on inside the environment (the RabbitMQ container app name).')
 param rabbitmqHost string
@@ -45,16 +48,22 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource redis 'Microsoft.Cache/redis@2024-03-01' existing = {
+resource redis 'Microsoft.Cache/redisEnterprise@2025-07-01' existing = {
   name: redisName
+}
+
+resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' existing = {
+  parent: redis
+  name: redisDatabaseName
 }
 
 var pgUserInfo = '${uriComponent(postgresLogin)}:${uriComponent(postgresPassword)}'
 // PgBouncer (port 6432, transaction pooling) for the request path; 5432 for migrations and LISTEN.
 var databaseUrl = 'postgres://${pgUserInfo}@${postgresHost}:6432/${postgresDatabase}?sslmode=verify-full'
 var databaseDirectUrl = 'postgres://${pgUserInfo}@${postgresHost}:5432/${postgresDatabase}?sslmode=verify-full'
-// The access key is base64 ('/', '+', '='): percent-encoded in the URL (the redis crate decodes it).
-var redisUrl = 'rediss://:${uriComponent(redis.listKeys().primaryKey)}@${redis.properties.hostName}:${redis.properties.sslPort}'
+// Azure Managed Redis: the host is the cluster's (<name>.<region>.redis.azure.net), the port (10000, TLS) and the access
+// keys are the database's. A key may contain '/', '+' or '=': percent-encoded in the URL (the redis crate decodes it).
+var redisUrl = 'rediss://:${uriComponent(redisDatabase.listKeys().primaryKey)}@${redis.properties.hostName}:${redisDatabase.properties.port}'
 var rabbitmqUrl = 'amqp://${uriComponent(rabbitmqUser)}:${uriComponent(rabbitmqPassword)}@${rabbitmqHost}:${rabbitmqPort}/%2f'
 
 var secrets = [

@@ -118,7 +118,7 @@ impl Environment {
 
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// `REDIS_URL`: `redis://host:6379/0`, or `rediss://` for TLS (Azure Cache for Redis); a
+    /// `REDIS_URL`: `redis://host:6379/0`, or `rediss://` for TLS (Azure Managed Redis); a
     /// password in it stays hidden.
     pub url: Secret,
     /// `REDIS_KEY_PREFIX` (default `courseshop:`): every key starts with it, so several shops (and
@@ -637,7 +637,7 @@ fn redis_from(env: &Env<'_>, environment: Environment) -> Result<RedisSettings, 
             variable: "REDIS_URL",
             value: "<hidden>".to_string(),
             reason: "SHOP_ENV=production needs TLS to Redis with a checked certificate: \
-                     rediss://:<access key>@<name>.redis.cache.windows.net:6380"
+                     rediss://:<access key>@<name>.<region>.redis.azure.net:10000"
                 .to_string(),
         });
     }
@@ -1162,7 +1162,7 @@ mod tests {
             ("CACHE", "redis"),
             (
                 "REDIS_URL",
-                "rediss://:secret@cache.redis.cache.windows.net:6380",
+                "rediss://:secret@cache.eastus.redis.azure.net:10000",
             ),
         ])
         .expect("valid")
@@ -1331,8 +1331,8 @@ mod tests {
     fn production_needs_tls_to_redis_with_a_checked_certificate() {
         let step3 = [("SHOP_STEP", "3"), ("CART_STORE", "postgres")];
         for url in [
-            "redis://:key@cache.redis.cache.windows.net:6379",
-            "rediss://:key@cache.redis.cache.windows.net:6380/#insecure",
+            "redis://:key@cache.eastus.redis.azure.net:10000",
+            "rediss://:key@cache.eastus.redis.azure.net:10000/#insecure",
         ] {
             let pairs: Vec<(&str, &str)> =
                 step3.iter().copied().chain([("REDIS_URL", url)]).collect();
@@ -1346,7 +1346,7 @@ mod tests {
             .copied()
             .chain([(
                 "REDIS_URL",
-                "rediss://:key@cache.redis.cache.windows.net:6380",
+                "rediss://:key@cache.eastus.redis.azure.net:10000",
             )])
             .collect();
         production(&pairs).expect("valid settings");

@@ -1,4 +1,4 @@
-//! A Redis server of the test's own that speaks only TLS, like Azure Cache for Redis (port 6380
+//! A Redis server of the test's own that speaks only TLS, like Azure Managed Redis (port 10000
 //! there), with a self-signed certificate made by `openssl` for the test.
 
 use std::process::Command;

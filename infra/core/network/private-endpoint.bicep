@@ -14,7 +14,7 @@ param subnetId string
 @description('Resource ID of the target resource.')
 param privateLinkServiceId string
 
-@description('Target sub-resource: vault, Sql, redisCache, file, ...')
+@description('Target sub-resource: vault, Sql, redisEnterprise, file, ...')
 param groupId string
 
 @description('Resource ID of the private DNS zone for this group.')

@@ -8,7 +8,7 @@
 # migrations are compiled into them), because some azd versions drop buildArgs in a remote (ACR) build: the
 # worker's image then still holds enrollment-worker, which its Container App names as its command. Nothing
 # else of the repository is in the image: no sources, no .env, no secrets. Settings come from the environment at run time
-# (target/azure-contract.md, README: Configuration).
+# (README: Configuration).
 #
 # Written for BuildKit (Docker 23+, docker compose, azd) and for the classic builder alike (no RUN --mount,
 # no COPY --chmod, no heredocs), since a remote builder may still be the classic one.

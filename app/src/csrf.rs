@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 use crate::session::{ShopSession, random_token};
+use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsrfToken(String);
@@ -36,8 +37,7 @@ impl CsrfToken {
 
     /// Compares in time independent of where the first difference is.
     fn matches(&self, sent: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), sent.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+        self.0.as_bytes().ct_eq(sent.as_bytes()).into()
     }
 }
 

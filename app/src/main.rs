@@ -21,7 +21,7 @@ use shop::catalog::seed;
 use shop::command::{Failure, exit_code, from_args};
 use shop::database;
 use shop::healthcheck;
-use shop::settings::{DatabaseSettings, Settings};
+use shop::settings::{self, DatabaseSettings, Settings};
 
 const USAGE: &str = "usage: courseshop [serve [--migrate] | migrate | \
                      seed [--courses N] [--demo-accounts | --no-demo-accounts] | services | healthcheck]";
@@ -151,7 +151,7 @@ async fn apply_migrations(database: &DatabaseSettings) -> Result<(), Failure> {
 }
 
 async fn check_health() -> Result<(), Failure> {
-    let address = healthcheck::address_from_env("PORT", 8080)?;
+    let address = settings::own_address_from_env("PORT", 8080)?;
     healthcheck::check(address)
         .await
         .context("the shop is not healthy")?;

@@ -2,13 +2,11 @@
 //! `/healthz`, for a container's `HEALTHCHECK`. Images without a shell or curl (distroless) can
 //! only run the binary they ship, so the binary answers for itself.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-use crate::settings::SettingsError;
 
 /// Why the process is not healthy, said on stderr by the command.
 #[derive(Debug, thiserror::Error)]
@@ -23,42 +21,6 @@ pub enum Unhealthy {
     },
     #[error("{address}/healthz answered {status:?}")]
     Status { address: SocketAddr, status: String },
-}
-
-/// Where the process listens, from the same variables it reads: `HOST` (an unspecified address
-/// such as 0.0.0.0 is asked on loopback) and `port_variable` (`PORT` or `WORKER_PORT`).
-pub fn address_from_env(
-    port_variable: &'static str,
-    default_port: u16,
-) -> Result<SocketAddr, SettingsError> {
-    let host = match std::env::var("HOST").ok().filter(|h| !h.trim().is_empty()) {
-        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Some(value) => value
-            .trim()
-            .parse::<IpAddr>()
-            .map_err(|_| SettingsError::Invalid {
-                variable: "HOST",
-                value: value.clone(),
-                reason: "expected an IP address such as 0.0.0.0".to_string(),
-            })?,
-    };
-    let host = if host.is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host
-    };
-    let port = match std::env::var(port_variable)
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-    {
-        None => default_port,
-        Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
-            variable: port_variable,
-            value: value.clone(),
-            reason: "expected a port number from 1 to 65535".to_string(),
-        })?,
-    };
-    Ok(SocketAddr::new(host, port))
 }
 
 /// `GET /healthz` on `address`: healthy only on a 200 within 3 seconds.

@@ -454,6 +454,33 @@ impl WorkerSettings {
     }
 }
 
+/// Where this machine's own shop or worker answers, from the variables it binds with: `HOST` (an
+/// unspecified address such as 0.0.0.0 is reached on loopback) and `port_variable` (`PORT` or
+/// `WORKER_PORT`). For `healthcheck`, which needs nothing else of the settings.
+pub fn own_address_from_env(
+    port_variable: &'static str,
+    default_port: u16,
+) -> Result<std::net::SocketAddr, SettingsError> {
+    let lookup = |variable: &str| std::env::var(variable).ok();
+    let env = Env { lookup: &lookup };
+    let host: IpAddr = env.parsed(
+        "HOST",
+        "127.0.0.1".parse().ok(),
+        "an IP address such as 0.0.0.0",
+    )?;
+    let host = if host.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        host
+    };
+    let port = env.parsed(
+        port_variable,
+        Some(default_port),
+        "a port number from 0 to 65535",
+    )?;
+    Ok(std::net::SocketAddr::new(host, port))
+}
+
 fn environment_from(env: &Env<'_>) -> Result<Environment, SettingsError> {
     match env.optional("SHOP_ENV").as_deref().map(str::trim) {
         None | Some("development") => Ok(Environment::Development),

@@ -10,6 +10,8 @@ use uuid::Uuid;
 use shop::catalog::seed;
 use shop::database::MIGRATOR;
 
+use crate::cleanup::run_to_completion;
+
 /// The server the tests create their databases on. `TEST_DATABASE_URL` points elsewhere if needed.
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -86,18 +88,10 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
-        // Drop cannot await; a short-lived runtime on its own thread does the cleanup.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
-                admin.execute(AssertSqlSafe(sql.clone())).await.ok()
-            })
-        })
-        .join();
+        run_to_completion(move || async move {
+            let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
+            admin.execute(AssertSqlSafe(sql)).await.ok()
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 //! stall and restore to take a store away. It is dev-only: crates use it as a dev-dependency from
 //! their integration tests (`app/tests/`, `worker/tests/`), and it is never published or shipped.
 
+mod cleanup;
 mod database;
 mod pgbouncer;
 mod proxy;

@@ -16,6 +16,7 @@ use shop::events::{BrokerNames, OrderPlaced};
 use shop::settings::{BrokerSettings, WorkerSettings};
 
 use crate::TcpProxy;
+use crate::cleanup::run_to_completion;
 
 /// The broker the tests use. `TEST_RABBITMQ_URL` points elsewhere if needed.
 pub fn rabbitmq_url() -> String {
@@ -305,30 +306,22 @@ impl Drop for TestRabbit {
         let queues = names.queues(&self.retry_delays());
         let exchange = names.exchange();
         let settings = self.direct_settings();
-        // Drop cannot await; a short-lived runtime on its own thread does the cleanup.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        run_to_completion(move || async move {
+            let connection = broker::connect(&settings, "courseshop test cleanup")
+                .await
                 .ok()?;
-            runtime.block_on(async {
-                let connection = broker::connect(&settings, "courseshop test cleanup")
-                    .await
-                    .ok()?;
-                let channel = connection.create_channel().await.ok()?;
-                for queue in queues {
-                    let _ = channel
-                        .queue_delete(queue.into(), QueueDeleteOptions::default())
-                        .await;
-                }
+            let channel = connection.create_channel().await.ok()?;
+            for queue in queues {
                 let _ = channel
-                    .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                    .queue_delete(queue.into(), QueueDeleteOptions::default())
                     .await;
-                let _ = connection.close(200, "test done".into()).await;
-                Some(())
-            })
-        })
-        .join();
+            }
+            let _ = channel
+                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                .await;
+            let _ = connection.close(200, "test done".into()).await;
+            Some(())
+        });
     }
 }
 

@@ -15,7 +15,7 @@ use anyhow::Context;
 
 use shop::command::{Failure, exit_code, from_args};
 use shop::healthcheck;
-use shop::settings::WorkerSettings;
+use shop::settings::{self, WorkerSettings};
 use worker::{Worker, telemetry};
 
 const USAGE: &str = "usage: enrollment-worker [run | redrive [--limit N] | healthcheck]";
@@ -82,7 +82,7 @@ async fn redrive(limit: Option<u64>) -> Result<(), Failure> {
 }
 
 async fn check_health() -> Result<(), Failure> {
-    let address = healthcheck::address_from_env("WORKER_PORT", 8090)?;
+    let address = settings::own_address_from_env("WORKER_PORT", 8090)?;
     healthcheck::check(address)
         .await
         .context("the enrollment worker is not healthy")?;

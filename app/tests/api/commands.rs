@@ -215,6 +215,17 @@ async fn serve_migrate_brings_an_empty_database_up_to_date_before_it_serves() {
         ("SHOP_STEP", "0"),
         ("PORT", port.as_str()),
     ];
+    let misconfigured = courseshop(&["healthcheck"], &[("PORT", "http")]);
+    assert_eq!(
+        misconfigured.status.code(),
+        Some(2),
+        "a bad setting, not an unhealthy shop"
+    );
+    assert!(
+        stderr(&misconfigured).contains(r#"PORT="http" is not valid"#),
+        "{}",
+        stderr(&misconfigured)
+    );
     let unhealthy = courseshop(&["healthcheck"], &env);
     assert_eq!(unhealthy.status.code(), Some(1), "nothing listens yet");
     assert!(

@@ -269,20 +269,11 @@ pub async fn paid_order(pool: &PgPool, courses: i64) -> OrderPlaced {
     .fetch_one(&mut *tx)
     .await
     .expect("an order");
-    for (course, title, price) in &bought {
-        sqlx::query(
-            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user)
-        .bind(order)
-        .bind(course)
-        .bind(title)
-        .bind(price)
-        .execute(&mut *tx)
-        .await
-        .expect("an order item");
-    }
+    let items: Vec<OrderItemRow> = bought
+        .iter()
+        .map(|(course, title, price)| (user, order, *course, title.clone(), *price))
+        .collect();
+    insert_order_items(&mut tx, &items).await;
     tx.commit().await.expect("the order commits");
     OrderPlaced::new(
         OrderId(order),
@@ -295,6 +286,26 @@ pub async fn paid_order(pool: &PgPool, courses: i64) -> OrderPlaced {
             })
             .collect(),
     )
+}
+
+/// An `order_items` row: user, order, course, title, price in cents.
+pub type OrderItemRow = (i64, i64, i64, String, i64);
+
+pub async fn insert_order_items(connection: &mut sqlx::PgConnection, items: &[OrderItemRow]) {
+    for (user, order, course, title, price) in items {
+        sqlx::query(
+            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user)
+        .bind(order)
+        .bind(course)
+        .bind(title)
+        .bind(price)
+        .execute(&mut *connection)
+        .await
+        .expect("an order item");
+    }
 }
 
 pub async fn order_status(pool: &PgPool, event: &OrderPlaced) -> String {

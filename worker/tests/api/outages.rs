@@ -113,7 +113,7 @@ async fn a_dead_letter_is_enrolled_after_the_cause_is_fixed_and_it_is_redriven()
 
     let event = paid_order(&pool, 2).await;
     // the order goes missing: every row of it, kept aside to be put back
-    let items: Vec<(i64, i64, i64, String, i64)> = sqlx::query_as(
+    let items: Vec<OrderItemRow> = sqlx::query_as(
         "DELETE FROM order_items WHERE order_id = $1
          RETURNING user_id, order_id, course_id, title, price_cents",
     )
@@ -158,20 +158,7 @@ async fn a_dead_letter_is_enrolled_after_the_cause_is_fixed_and_it_is_redriven()
     .execute(&pool)
     .await
     .expect("order restored");
-    for (user, order, course, title, price) in &items {
-        sqlx::query(
-            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user)
-        .bind(order)
-        .bind(course)
-        .bind(title)
-        .bind(price)
-        .execute(&pool)
-        .await
-        .expect("item restored");
-    }
+    insert_order_items(&mut pool.acquire().await.expect("a connection"), &items).await;
     let moved = worker::redrive(&rabbit.settings(), None)
         .await
         .expect("redrive");

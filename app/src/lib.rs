@@ -4,6 +4,7 @@ pub mod csrf;
 pub mod error;
 pub mod layout;
 pub mod metrics;
+pub mod next_path;
 pub mod outbox_relay;
 pub mod query_string;
 pub mod routes;

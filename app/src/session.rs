@@ -1,7 +1,8 @@
 //! What the shop keeps in a visitor's session, behind typed methods.
 //!
-//! At steps 0-2 the session is an encrypted, signed cookie (nothing server-side to lose); from
-//! step 3 it moves to Redis so app instances are interchangeable (see `session_store`).
+//! At steps 0-2 the session is an encrypted, signed cookie; from step 3 it moves to Redis so app
+//! instances are interchangeable (see `session_store`). At every step a sign-in is also a row in
+//! PostgreSQL (`Accounts::sign_in`), so signing out ends it on the server.
 
 use actix_session::Session;
 use actix_web::dev::Payload;
@@ -9,6 +10,7 @@ use actix_web::{FromRequest, HttpRequest};
 use std::future::{Ready, ready};
 use std::rc::Rc;
 
+use shop::accounts::SignInId;
 use shop::cart::{CartId, CartOwner};
 use shop::ids::UserId;
 
@@ -18,6 +20,8 @@ use crate::session_store::SessionHealth;
 use crate::visitor_cart::VisitorCart;
 
 const USER: &str = "user_id";
+/// The key of the sign-in's row in PostgreSQL (`user_sessions`): without a live row, no user.
+const SIGN_IN: &str = "sign_in";
 const CSRF: &str = "csrf_token";
 const FLASH: &str = "flash";
 
@@ -37,15 +41,28 @@ impl ShopSession {
         self.unavailable
     }
 
-    /// The signed-in user, if any. A session that cannot be read counts as signed out.
+    /// The user this session says is signed in, and the sign-in's key, if any. Not yet proof: the
+    /// `Visitor` extractor checks the sign-in against PostgreSQL and forgets one that has ended. A
+    /// session that cannot be read counts as signed out.
+    pub fn sign_in(&self) -> Option<(UserId, SignInId)> {
+        let user = self.session.get::<i64>(USER).ok().flatten()?;
+        let key = self.session.get::<String>(SIGN_IN).ok().flatten()?;
+        Some((UserId(user), SignInId::parse(&key)?))
+    }
+
+    /// The signed-in user, if any (see `sign_in`).
     pub fn user_id(&self) -> Option<UserId> {
-        self.session.get::<i64>(USER).ok().flatten().map(UserId)
+        self.sign_in().map(|(user, _)| user)
     }
 
     /// Signs `user` in under a new session id, so a session fixed before login is worth nothing.
-    pub fn log_in(&self, user: UserId) -> Result<(), AppError> {
+    /// `sign_in` is the key of the sign-in just recorded on the server.
+    pub fn log_in(&self, user: UserId, sign_in: &SignInId) -> Result<(), AppError> {
         self.session.renew();
         self.session.insert(USER, user.0).map_err(unwritable)?;
+        self.session
+            .insert(SIGN_IN, sign_in.as_str())
+            .map_err(unwritable)?;
         // a new token too: one seen before login does not carry over
         self.session
             .insert(CSRF, CsrfToken::generate()?.as_str())
@@ -53,9 +70,17 @@ impl ShopSession {
         Ok(())
     }
 
+    /// A sign-in that ended on the server (signed out elsewhere, expired, account gone): the
+    /// session forgets it, so nothing later in the request (a cart, a form) acts as that user.
+    pub fn forget_sign_in(&self) {
+        self.session.remove(USER);
+        self.session.remove(SIGN_IN);
+    }
+
     /// Ends the session entirely (cookie removed), and forgets the visitor's cart too: a cart that
     /// could not be merged at login keeps its cookie, and the next person at a shared computer
-    /// must not find the previous person's lines in their cart.
+    /// must not find the previous person's lines in their cart. The caller ends the sign-in on
+    /// the server (`Accounts::sign_out`).
     pub fn log_out(&self) {
         self.session.purge();
         self.forget_visitor_cart();

@@ -15,6 +15,8 @@ pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod outage;
+pub mod readiness;
 pub mod settings;
 pub mod telemetry;
+pub mod text;
 pub mod topology;

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use shop::events::BrokerNames;
 use shop::events::broker;
+use shop::readiness::DownCause;
 use shop::settings::WorkerSettings;
 
 use crate::handling::{self, Handler, Unsettled};
@@ -53,7 +54,7 @@ pub(crate) enum BrokerState {
     #[default]
     Connecting,
     Consuming,
-    Down(String),
+    Down(DownCause),
 }
 
 impl BrokerStatus {
@@ -100,7 +101,7 @@ pub(crate) async fn consume_until(
         match session(settings, &handler, &status, &mut backoff, &mut stop).await {
             Ok(()) => break,
             Err(lost) => {
-                status.set(BrokerState::Down(crate::handling::describe(&lost)));
+                status.set(BrokerState::Down(DownCause::of(&lost)));
                 let delay = backoff.next_delay();
                 tracing::warn!(
                     error = %crate::handling::describe(&lost),
@@ -114,7 +115,7 @@ pub(crate) async fn consume_until(
             }
         }
     }
-    status.set(BrokerState::Down("the worker is stopping".to_string()));
+    status.set(BrokerState::Down(DownCause::Stopping));
 }
 
 /// One connection, from connecting to its end: `Ok` when asked to stop, `Err` when it was lost.
@@ -150,7 +151,7 @@ async fn session(
     .await;
     match ended {
         Ok(()) => {
-            status.set(BrokerState::Down("the worker is stopping".to_string()));
+            status.set(BrokerState::Down(DownCause::Stopping));
             finish(&connection, &channel, &consumer, in_flight).await;
             Ok(())
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::consumer::{BrokerState, BrokerStatus};
+use shop::readiness::{DownCause, chain_text};
 
 /// A dependency slower than this to answer counts as down: probes give up after one second, and
 /// a probe that times out tells the platform less than a prompt "down".
@@ -62,8 +63,9 @@ struct Dependency {
     /// How long the check took; absent for RabbitMQ, whose state is the consumer's own.
     #[serde(rename = "latencyMs", skip_serializing_if = "Option::is_none")]
     latency_ms: Option<f64>,
+    /// Why it is down, as a category: its error text goes to the log, not to the probe.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    cause: Option<DownCause>,
 }
 
 /// `GET /readyz`: PostgreSQL answers and the consumer is connected to RabbitMQ; 503 when either
@@ -72,27 +74,33 @@ struct Dependency {
 async fn readyz(pool: Data<PgPool>, broker: Data<BrokerStatus>) -> HttpResponse {
     let started = Instant::now();
     let ping = tokio::time::timeout(CHECK_TIMEOUT, shop::database::ping(&pool)).await;
-    let postgres_error = match ping {
+    let postgres_cause = match ping {
         Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(crate::handling::describe(&error)),
-        Err(_) => Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %chain_text(&error), "PostgreSQL check failed");
+            Some(DownCause::of(&error))
+        }
+        Err(_) => {
+            tracing::warn!("PostgreSQL check got no answer in time");
+            Some(DownCause::Timeout)
+        }
     };
     let postgres = Dependency {
         name: "postgres",
         role: "orders and enrollments",
         critical: true,
-        status: if postgres_error.is_none() {
+        status: if postgres_cause.is_none() {
             "up"
         } else {
             "down"
         },
         latency_ms: Some((started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0),
-        error: postgres_error,
+        cause: postgres_cause,
     };
-    let (status, error) = match broker.now() {
+    let (status, cause) = match broker.now() {
         BrokerState::Consuming => ("up", None),
-        BrokerState::Connecting => ("down", Some("connecting".to_string())),
-        BrokerState::Down(error) => ("down", Some(error)),
+        BrokerState::Connecting => ("down", Some(DownCause::Connecting)),
+        BrokerState::Down(cause) => ("down", Some(cause)),
     };
     let rabbitmq = Dependency {
         name: "rabbitmq",
@@ -100,7 +108,7 @@ async fn readyz(pool: Data<PgPool>, broker: Data<BrokerStatus>) -> HttpResponse 
         critical: true,
         status,
         latency_ms: None,
-        error,
+        cause,
     };
     let ready = postgres.status == "up" && rabbitmq.status == "up";
     let body = Readiness {

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Query};
+use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -19,11 +19,20 @@ use shop::ids::UserId;
 
 use crate::csrf::Checked;
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor, render, safe_next, see_other};
+use crate::layout::{Layout, Visitor, render, see_other};
+use crate::next_path::NextPath;
+use crate::query_string;
 
+/// The query string of the login and registration pages.
 #[derive(Deserialize)]
-pub struct Next {
+pub struct NextQuery {
     next: Option<String>,
+}
+
+/// `?next=` of `request`, parsed (a 400 page for a malformed query or a `next` off this site).
+fn next_of(request: &HttpRequest) -> Result<NextPath, AppError> {
+    let query: NextQuery = query_string::parse(request.query_string())?;
+    NextPath::parse(query.next.as_deref())
 }
 
 #[derive(Template, WebTemplate)]
@@ -33,7 +42,7 @@ pub struct RegisterPage {
     email: String,
     display_name: String,
     errors: RegisterErrors,
-    next: String,
+    next: NextPath,
 }
 
 #[derive(Default)]
@@ -55,14 +64,17 @@ pub struct RegisterForm {
     next: Option<String>,
 }
 
-pub async fn register_form(visitor: Visitor, next: Query<Next>) -> RegisterPage {
-    RegisterPage {
+pub async fn register_form(
+    visitor: Visitor,
+    request: HttpRequest,
+) -> Result<RegisterPage, AppError> {
+    Ok(RegisterPage {
         layout: visitor.layout("Create your account"),
         email: String::new(),
         display_name: String::new(),
         errors: RegisterErrors::default(),
-        next: safe_next(next.next.as_deref()),
-    }
+        next: next_of(&request)?,
+    })
 }
 
 #[tracing::instrument(name = "register", skip_all)]
@@ -72,7 +84,8 @@ pub async fn register(
     carts: Data<CartService>,
     Checked(form): Checked<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(form.next.as_deref());
+    // before anything is done: a sign-in that then fails to go where it was sent is half done
+    let next = NextPath::parse(form.next.as_deref())?;
     let email = Email::parse(&form.email);
     let display_name = DisplayName::parse(&form.display_name);
     let password = Password::parse(&form.password);
@@ -90,10 +103,11 @@ pub async fn register(
         };
         match accounts.register(account).await {
             Ok(user) => {
-                visitor.session.log_in(user.id)?;
+                let sign_in = accounts.sign_in(user.id).await?;
+                visitor.session.log_in(user.id, &sign_in)?;
                 adopt_visitor_cart(&visitor, &carts, user.id).await;
                 tracing::info!(user = %user.id, "registered");
-                return Ok(see_other(&next));
+                return Ok(see_other(next.as_str()));
             }
             Err(RegisterError::EmailTaken) => {
                 errors.email =
@@ -121,7 +135,7 @@ pub struct LoginPage {
     layout: Layout,
     email: String,
     error: Option<String>,
-    next: String,
+    next: NextPath,
 }
 
 #[derive(Deserialize)]
@@ -134,13 +148,13 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login_form(visitor: Visitor, next: Query<Next>) -> LoginPage {
-    LoginPage {
+pub async fn login_form(visitor: Visitor, request: HttpRequest) -> Result<LoginPage, AppError> {
+    Ok(LoginPage {
         layout: visitor.layout("Log in"),
         email: String::new(),
         error: None,
-        next: safe_next(next.next.as_deref()),
-    }
+        next: next_of(&request)?,
+    })
 }
 
 /// The login limit (step 3 on; none before) and where a client's address comes from.
@@ -201,7 +215,8 @@ pub async fn login(
     request: HttpRequest,
     Checked(form): Checked<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(form.next.as_deref());
+    // before anything is done: a sign-in that then fails to go where it was sent is half done
+    let next = NextPath::parse(form.next.as_deref())?;
     let email = Email::parse(&form.email).ok();
     let attempt = throttle.attempt(&request, email.as_ref());
     // counted before the password is checked, atomically with the verdict: guesses sent at once
@@ -219,10 +234,11 @@ pub async fn login(
     match outcome {
         Ok(user) => {
             throttle.limiter.record_success(&attempt).await;
-            visitor.session.log_in(user.id)?;
+            let sign_in = accounts.sign_in(user.id).await?;
+            visitor.session.log_in(user.id, &sign_in)?;
             adopt_visitor_cart(&visitor, &carts, user.id).await;
             tracing::info!(user = %user.id, "logged in");
-            Ok(see_other(&next))
+            Ok(see_other(next.as_str()))
         }
         // already counted
         Err(LoginError::InvalidCredentials) => render(
@@ -252,9 +268,19 @@ async fn adopt_visitor_cart(visitor: &Visitor, carts: &CartService, user: UserId
 #[derive(Deserialize)]
 pub struct LogoutForm {}
 
-pub async fn logout(visitor: Visitor, Checked(_): Checked<LogoutForm>) -> HttpResponse {
+/// Signs out here and on the server. The browser's copy goes first, so a store that fails to end
+/// the sign-in still leaves this browser signed out (the 503 page then says to try again).
+pub async fn logout(
+    visitor: Visitor,
+    accounts: Data<Accounts>,
+    Checked(_): Checked<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
+    let sign_in = visitor.session.sign_in();
     visitor.session.log_out();
-    see_other("/")
+    if let Some((_, sign_in)) = sign_in {
+        accounts.sign_out(&sign_in).await?;
+    }
+    Ok(see_other("/"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 use shop::cache::Redis;
 use shop::cart::CosmosCartStore;
 use shop::events::broker::BrokerProbe;
+use shop::readiness::{DownCause, chain_text};
 use sqlx::PgPool;
 
 /// `GET /healthz`: the process is alive and serving. It checks no store, so a database outage does
@@ -40,15 +41,16 @@ pub struct StoreStatus {
     pub status: &'static str,
     #[serde(rename = "latencyMs")]
     pub latency_ms: f64,
+    /// Why it is down, as a category: its error text goes to the log, not to a public probe.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub cause: Option<DownCause>,
 }
 
 /// A store slower than this to answer counts as down: probes (Container Apps, Kubernetes) give up
 /// after one second, and a probe that times out tells the platform less than a prompt "down".
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 
-async fn check<E: std::error::Error>(
+async fn check<E: std::error::Error + 'static>(
     name: &'static str,
     role: &'static str,
     critical: bool,
@@ -57,11 +59,18 @@ async fn check<E: std::error::Error>(
     let started = Instant::now();
     let outcome = match tokio::time::timeout(STORE_CHECK_TIMEOUT, probe).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(with_causes(&error)),
-        Err(_) => Err(format!(
-            "no answer within {} ms",
-            STORE_CHECK_TIMEOUT.as_millis()
-        )),
+        Ok(Err(error)) => {
+            tracing::warn!(store = name, error = %chain_text(&error), "store check failed");
+            Err(DownCause::of(&error))
+        }
+        Err(_) => {
+            tracing::warn!(
+                store = name,
+                timeout_ms = STORE_CHECK_TIMEOUT.as_millis(),
+                "store check got no answer in time"
+            );
+            Err(DownCause::Timeout)
+        }
     };
     StoreStatus {
         name,
@@ -69,7 +78,7 @@ async fn check<E: std::error::Error>(
         critical,
         status: if outcome.is_ok() { "up" } else { "down" },
         latency_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
-        error: outcome.err(),
+        cause: outcome.err(),
     }
 }
 
@@ -126,26 +135,6 @@ pub async fn check_stores(pool: &PgPool, probes: &Probes) -> Vec<StoreStatus> {
         .chain(redis)
         .chain(rabbitmq)
         .collect()
-}
-
-/// "the cart store is unavailable: Cosmos DB did not answer within 2s": the error and what caused
-/// it, so ops see why without reading logs (first line of each, at most three, 300 characters).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    const LONGEST: usize = 300;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    for _ in 0..2 {
-        let Some(cause) = source else { break };
-        let line = cause.to_string();
-        text.push_str(": ");
-        text.push_str(line.lines().next().unwrap_or_default());
-        source = cause.source();
-    }
-    if let Some((cut, _)) = text.char_indices().nth(LONGEST) {
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
 }
 
 /// `GET /readyz`: each store this step uses, checked side by side. 503 when a store the shop

@@ -9,6 +9,7 @@ use askama_web::WebTemplate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use shop::accounts::Accounts;
 use shop::cart::{CartOwner, CartService, CartView};
 use shop::enrollment::{EnrolledCourse, Enrollments};
 use shop::ids::{OrderId, UserId};
@@ -189,17 +190,23 @@ struct StatusBody {
 /// (a Cosmos DB read) and no flash message taken from another tab's next page.
 pub async fn order_status(
     session: ShopSession,
+    accounts: Data<Accounts>,
     orders: Data<Orders>,
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = session.user_id().ok_or_else(|| {
+    let sign_in_required = || {
         if session.unavailable() {
             AppError::SessionUnavailable
         } else {
             // signing in brings the student back to the page, not to this JSON
             AppError::SignInRequired(format!("/orders/{id}"))
         }
-    })?;
+    };
+    let (user, sign_in) = session.sign_in().ok_or_else(sign_in_required)?;
+    // a signed-out copy of the session reads no order
+    if accounts.signed_in(user, &sign_in).await?.is_none() {
+        return Err(sign_in_required());
+    }
     let order = order_of(user, &orders, &id).await?;
     let status = match order.status {
         OrderStatus::Paid => "paid",

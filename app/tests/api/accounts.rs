@@ -1,6 +1,6 @@
 //! Accounts: register, log in, log out, and the protections around them.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, client};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -168,6 +168,62 @@ async fn logging_in_starts_a_new_session_and_logging_out_ends_it() {
     assert!(home.body.contains(r#"<a href="/login">Log in</a>"#));
 }
 
+/// A copy of the session cookie taken while signed in (a shared computer, a stolen cookie) must
+/// not sign in after logout: the session ends on the server (OWASP ASVS 3.3.1), also at steps 0–2,
+/// where the session itself travels in the cookie.
+async fn a_copied_session_cookie_is_signed_out_by_logout(app: TestApp) {
+    let registered = app.register("ada@example.com", "Ada", PASSWORD).await;
+    let copied = registered
+        .session_cookie()
+        .expect("registering sets the signed-in session");
+    let replay = |path: &'static str| {
+        let cookie = copied.clone();
+        let address = app.address.clone();
+        async move {
+            let response = client()
+                .get(format!("{address}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("request sent");
+            (
+                response.status().as_u16(),
+                response.headers().clone(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, _, body) = replay("/orders").await;
+    assert_eq!(status, 200, "the copy works while signed in");
+    assert!(body.contains("Signed in as"));
+
+    assert_eq!(app.log_out().await.status, 303);
+
+    let (status, headers, _) = replay("/orders").await;
+    assert_eq!(status, 303, "the copy is signed out");
+    assert_eq!(
+        headers.get("location").and_then(|v| v.to_str().ok()),
+        Some("/login?next=/orders")
+    );
+    let (_, _, home) = replay("/").await;
+    assert!(!home.contains("Signed in as"), "signed out on every page");
+    let sign_ins: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(sign_ins, 0, "the sign-in's row is gone");
+}
+
+#[tokio::test]
+async fn logout_ends_a_cookie_session_on_the_server() {
+    a_copied_session_cookie_is_signed_out_by_logout(TestApp::seeded().await).await;
+}
+
+#[tokio::test]
+async fn logout_ends_a_redis_session_on_the_server() {
+    a_copied_session_cookie_is_signed_out_by_logout(TestApp::with_redis().await).await;
+}
+
 #[tokio::test]
 async fn state_changing_requests_without_the_sessions_token_are_refused() {
     let app = TestApp::seeded().await;
@@ -201,12 +257,20 @@ async fn state_changing_requests_without_the_sessions_token_are_refused() {
 async fn after_login_only_local_pages_are_followed() {
     let app = TestApp::seeded().await;
     app.register("ada@example.com", "Ada", PASSWORD).await;
+    // `None`: refused with the 400 page before anything is done, so the visitor is not signed in
     for (next, expected) in [
-        ("/courses?q=rust", "/courses?q=rust"),
-        ("//evil.example/", "/"),
-        ("https://evil.example/", "/"),
+        ("/courses?q=rust", Some("/courses?q=rust")),
+        ("", Some("/")),
+        ("//evil.example/", None),
+        ("https://evil.example/", None),
+        ("/\\evil.example/", None),
+        // a browser strips the tab and reads `//evil.example/`
+        ("/\t/evil.example/", None),
+        ("/\r\nSet-Cookie: x=y", None),
     ] {
-        app.log_out().await;
+        if app.get("/").await.body.contains("Signed in as") {
+            app.log_out().await;
+        }
         let token = app.get("/login").await.csrf_token();
         let page = app
             .post_form(
@@ -219,9 +283,23 @@ async fn after_login_only_local_pages_are_followed() {
                 ],
             )
             .await;
-        assert_eq!(page.status, 303);
-        assert_eq!(page.header("location"), expected, "next={next}");
+        match expected {
+            Some(location) => {
+                assert_eq!(page.status, 303, "next={next:?}");
+                assert_eq!(page.header("location"), location, "next={next:?}");
+            }
+            None => {
+                assert_eq!(page.status, 400, "next={next:?}");
+                assert!(page.header("location").is_empty(), "next={next:?}");
+                assert!(
+                    !app.get("/").await.body.contains("Signed in as"),
+                    "next={next:?}: refused before signing in"
+                );
+            }
+        }
     }
+    let link = app.get("/login?next=/%09/evil.example/").await;
+    assert_eq!(link.status, 400, "a link that carries one is refused too");
 }
 
 #[tokio::test]

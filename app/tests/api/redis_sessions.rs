@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use app::session::ShopSession;
 use app::session_store::{Sessions, guard};
+use shop::accounts::SignInId;
 use shop::cache::Redis;
 use shop::catalog::seed;
 use shop::ids::UserId;
@@ -409,7 +410,8 @@ async fn a_request_that_read_the_session_before_logout_does_not_sign_it_in_again
             .route(
                 "/log-in",
                 web::post().to(|session: ShopSession| async move {
-                    match session.log_in(UserId(7)) {
+                    let sign_in = SignInId::generate().expect("randomness");
+                    match session.log_in(UserId(7), &sign_in) {
                         Ok(()) => HttpResponse::Ok().finish(),
                         Err(_) => HttpResponse::InternalServerError().finish(),
                     }

@@ -5,6 +5,7 @@ mod email;
 mod login_limit;
 pub mod password;
 mod postgres;
+mod sign_in;
 mod user;
 
 pub use display_name::{DisplayName, DisplayNameError};
@@ -12,4 +13,5 @@ pub use email::{Email, EmailError};
 pub use login_limit::{Attempt, LoginLimiter, TooManyAttempts};
 pub use password::{Password, PasswordError};
 pub use postgres::{Accounts, LoginError, NewAccount, RegisterError};
+pub use sign_in::{SIGN_IN_LIFETIME_HOURS, SignInId};
 pub use user::{Role, User};

@@ -15,6 +15,9 @@ pub enum PasswordError {
     TooShort,
     #[error("use at most {max} characters", max = Password::MAX_LEN)]
     TooLong,
+    /// No keyboard types one, and a password manager that pasted one would not paste it again.
+    #[error("use letters, digits, spaces and symbols only (no control characters)")]
+    ControlCharacter,
 }
 
 impl Password {
@@ -24,6 +27,7 @@ impl Password {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(input: &str) -> Result<Password, PasswordError> {
+        crate::text::line(input).map_err(|_| PasswordError::ControlCharacter)?;
         match input.chars().count() {
             n if n < Password::MIN_LEN => Err(PasswordError::TooShort),
             n if n > Password::MAX_LEN => Err(PasswordError::TooLong),
@@ -106,6 +110,16 @@ mod tests {
             Password::parse(&"x".repeat(129)).err(),
             Some(PasswordError::TooLong)
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for hostile in ["long enough\0!", "long enough\n!", "\u{7f}long enough"] {
+            assert_eq!(
+                Password::parse(hostile).err(),
+                Some(PasswordError::ControlCharacter)
+            );
+        }
     }
 
     #[test]

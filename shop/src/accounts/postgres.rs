@@ -1,9 +1,9 @@
-//! Accounts in PostgreSQL: registering, logging in, finding a signed-in user again.
+//! Accounts in PostgreSQL: registering, logging in, and the sign-ins that find a user again.
 
 use sqlx::PgPool;
 
 use super::password::{self, HashingError, Password, PasswordHash};
-use super::{DisplayName, Email, Role, User};
+use super::{DisplayName, Email, Role, SIGN_IN_LIFETIME_HOURS, SignInId, User};
 use crate::database::StoreError;
 use crate::ids::UserId;
 
@@ -112,16 +112,46 @@ impl Accounts {
         .into_user()?)
     }
 
-    /// The user a session points at, if the account still exists.
-    pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+    /// Records a sign-in of `user` and returns its key, for the session to keep. Clears the
+    /// user's expired sign-ins in the same statement, so the table holds only live ones and a few.
+    pub async fn sign_in(&self, user: UserId) -> Result<SignInId, StoreError> {
+        let id = SignInId::generate().map_err(|error| {
+            StoreError::Corrupt(format!("no randomness for a sign-in: {error}"))
+        })?;
+        sqlx::query!(
+            "WITH expired AS (DELETE FROM user_sessions WHERE user_id = $2 AND expires_at <= now())
+             INSERT INTO user_sessions (id, user_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(hours => $3))",
+            id.as_str(),
+            user.0,
+            SIGN_IN_LIFETIME_HOURS
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// The user of a live sign-in: none if it was signed out, has expired, or the account is gone.
+    pub async fn signed_in(&self, user: UserId, id: &SignInId) -> Result<Option<User>, StoreError> {
         sqlx::query_as!(
             UserRow,
-            r#"SELECT id AS "id: _", email, display_name, role AS "role: _" FROM users WHERE id = $1"#,
-            id as UserId
+            r#"SELECT u.id AS "id: _", u.email, u.display_name, u.role AS "role: _"
+               FROM user_sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()"#,
+            id.as_str(),
+            user.0
         )
         .fetch_optional(&self.pool)
         .await?
         .map(UserRow::into_user)
         .transpose()
+    }
+
+    /// Ends a sign-in on the server: a copy of its session signs in no more.
+    pub async fn sign_out(&self, id: &SignInId) -> Result<(), StoreError> {
+        sqlx::query!("DELETE FROM user_sessions WHERE id = $1", id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -20,5 +20,5 @@ pub use query::{
     CatalogQuery, CatalogQueryError, LISTED_RESULTS, LISTED_RESULTS_LABEL, PAGE_SIZE, PageNumber,
     RawCatalogQuery, Sort,
 };
-pub use slug::{CategorySlug, CourseSlug, SlugError, slugify};
+pub use slug::{CategorySlug, CourseSlug, SlugError, slug_candidates, slugify};
 pub use teaching::{CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching};

@@ -130,6 +130,17 @@ impl CatalogQuery {
             problem: problem.to_string(),
         };
 
+        // before trimming: a line break at the end is as much a control character as a NUL inside
+        if raw
+            .q
+            .as_deref()
+            .is_some_and(|q| crate::text::line(q).is_err())
+        {
+            return Err(error(
+                "q",
+                "the search text holds a control character (such as a NUL or a line break)",
+            ));
+        }
         let text = match given(raw.q) {
             Some(text) if text.chars().count() > MAX_SEARCH_LEN => {
                 return Err(error("q", "the search text is longer than 200 characters"));
@@ -277,6 +288,12 @@ mod tests {
             ("level", "expert"),
             ("sort", "price"),
             ("category", "Not A Slug"),
+            ("q", "\0"),
+            ("q", "rust\0course"),
+            ("q", "rust\n"),
+            ("q", "\u{7f}"),
+            ("category", "web\0"),
+            ("level", "beginner\0"),
         ] {
             let error = CatalogQuery::parse(raw(&[(key, value)])).expect_err(value);
             assert_eq!(error.parameter, key);

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{CatalogCache, CategorySlug, CourseSlug, Level, slugify};
+use super::{CatalogCache, CategorySlug, CourseSlug, Level, slug_candidates, slugify};
 use crate::database::StoreError;
 use crate::ids::UserId;
 use crate::money::Money;
@@ -61,8 +61,20 @@ impl CourseFormErrors {
 /// The most a course may cost: a guard against a slipped decimal point.
 const MAX_PRICE_CENTS: i64 = 1_000_000;
 
-fn text(input: &str, min: usize, max: usize, what: &str) -> Result<String, String> {
-    let value = input.trim().replace("\r\n", "\n");
+/// How a field may span lines: a title or summary is one line, a description paragraphs.
+#[derive(Clone, Copy)]
+enum Lines {
+    One,
+    Many,
+}
+
+fn text(input: &str, lines: Lines, min: usize, max: usize, what: &str) -> Result<String, String> {
+    let value = match lines {
+        Lines::One => crate::text::line(input).map(str::to_string),
+        Lines::Many => crate::text::paragraphs(input),
+    }
+    .map_err(|refused| format!("{refused} ({what})"))?;
+    let value = value.trim().to_string();
     let length = value.chars().count();
     if length < min {
         Err(format!("write at least {min} characters of {what}"))
@@ -75,9 +87,9 @@ fn text(input: &str, min: usize, max: usize, what: &str) -> Result<String, Strin
 
 impl CourseDraft {
     pub fn parse(form: &CourseForm) -> Result<CourseDraft, Box<CourseFormErrors>> {
-        let title = text(&form.title, 3, 160, "title");
-        let summary = text(&form.summary, 10, 400, "summary");
-        let description = text(&form.description, 20, 20_000, "description");
+        let title = text(&form.title, Lines::One, 3, 160, "title");
+        let summary = text(&form.summary, Lines::One, 10, 400, "summary");
+        let description = text(&form.description, Lines::Many, 20, 20_000, "description");
         let category =
             CategorySlug::parse(form.category.trim()).map_err(|_| "choose a category".to_string());
         let level = Level::parse(form.level.trim()).ok_or_else(|| "choose a level".to_string());
@@ -249,22 +261,15 @@ impl Teaching {
         ))
     }
 
-    /// Creates an unpublished course with a slug made from its title (numbered if taken).
+    /// Creates an unpublished course with a slug made from its title (numbered, then given a random
+    /// suffix, while taken).
     pub async fn create(
         &self,
         instructor: UserId,
         draft: &CourseDraft,
     ) -> Result<CourseSlug, TeachError> {
-        let base = match slugify(&draft.title) {
-            empty if empty.is_empty() => "course".to_string(),
-            base => base,
-        };
-        for attempt in 1..=20 {
-            let candidate = if attempt == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{attempt}")
-            };
+        let base = slugify(&draft.title);
+        for candidate in slug_candidates(&base) {
             let inserted = sqlx::query_scalar!(
                 r#"INSERT INTO courses (slug, title, summary, description, category_id, instructor_id, level,
                                         duration_minutes, price_cents, published)
@@ -402,6 +407,35 @@ mod tests {
         ] {
             assert!(field.is_some());
         }
+        for (field, value) in [
+            ("title", "Practical\0Query Plans"),
+            ("title", "Practical\nQuery Plans"),
+            ("summary", "Read EXPLAIN output\u{1b}[31m with confidence."),
+            (
+                "description",
+                "Six modules on query plans\0 and how to help them.",
+            ),
+        ] {
+            let mut hostile = form();
+            match field {
+                "title" => hostile.title = value.into(),
+                "summary" => hostile.summary = value.into(),
+                _ => hostile.description = value.into(),
+            }
+            let errors = CourseDraft::parse(&hostile).expect_err(value);
+            let message = match field {
+                "title" => errors.title,
+                "summary" => errors.summary,
+                _ => errors.description,
+            };
+            assert!(message.is_some_and(|m| m.contains("control")), "{value:?}");
+        }
+        let mut multi_line = form();
+        multi_line.description = "Line one of the plan.\r\n\tLine two, indented.".into();
+        assert_eq!(
+            CourseDraft::parse(&multi_line).expect("valid").description,
+            "Line one of the plan.\n\tLine two, indented."
+        );
         let mut expensive = form();
         expensive.price = "10000.01".into();
         assert!(

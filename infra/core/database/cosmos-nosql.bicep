@@ -80,8 +80,10 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15
   }
 }
 
-// Carts are only ever read by id: partition key /id, no index; TTL on with no default (each document carries its
-// own ttl).
+// Carts are only ever read by id: partition key /id, nothing indexed; TTL on with no default (each document carries
+// its own ttl). The indexing policy is the one the shop creates itself with a key (cart_container_properties in
+// shop/src/cart/cosmos/connection.rs: consistent, every path excluded), so a container made here and one made by
+// the shop behave alike.
 resource carts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
   parent: database
   name: cartContainerName
@@ -96,8 +98,14 @@ resource carts 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
       }
       defaultTtl: -1
       indexingPolicy: {
-        indexingMode: 'none'
-        automatic: false
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: []
+        excludedPaths: [
+          {
+            path: '/*'
+          }
+        ]
       }
     }
     options: serverless ? {} : {

@@ -25,8 +25,14 @@ pub struct ShopInfo {
     pub topology: Topology,
 }
 
+/// What a page says about itself when it says nothing more fitting (search results, Lighthouse).
+pub const DEFAULT_DESCRIPTION: &str = "Courseshop: practical online courses in programming, \
+     data, cloud, design and more, from people who do the work.";
+
 pub struct Layout {
     pub title: String,
+    /// The page's `<meta name="description">`: `DEFAULT_DESCRIPTION` unless `describe`d.
+    pub description: String,
     /// The search text to keep in the header's search box.
     pub search: String,
     pub user_name: Option<String>,
@@ -52,6 +58,7 @@ impl Layout {
     fn new(topology: &Topology, title: String) -> Layout {
         Layout {
             title,
+            description: DEFAULT_DESCRIPTION.to_string(),
             search: String::new(),
             user_name: None,
             is_instructor: false,
@@ -89,6 +96,19 @@ impl Layout {
 
     pub fn with_search(mut self, search: &str) -> Layout {
         self.search = search.to_string();
+        self
+    }
+
+    /// The page's own description, on one line; a blank one keeps the shop's.
+    pub fn describe(mut self, description: impl AsRef<str>) -> Layout {
+        let description = description
+            .as_ref()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !description.is_empty() {
+            self.description = description;
+        }
         self
     }
 }

@@ -69,7 +69,9 @@ pub async fn register_form(
     request: HttpRequest,
 ) -> Result<RegisterPage, AppError> {
     Ok(RegisterPage {
-        layout: visitor.layout("Create your account"),
+        layout: visitor
+            .layout("Create your account")
+            .describe("Create a Courseshop account to buy courses and find them under My courses."),
         email: String::new(),
         display_name: String::new(),
         errors: RegisterErrors::default(),
@@ -120,7 +122,9 @@ pub async fn register(
     render(
         StatusCode::UNPROCESSABLE_ENTITY,
         &RegisterPage {
-            layout: visitor.layout("Create your account"),
+            layout: visitor.layout("Create your account").describe(
+                "Create a Courseshop account to buy courses and find them under My courses.",
+            ),
             email: form.email,
             display_name: form.display_name,
             errors,
@@ -150,7 +154,9 @@ pub struct LoginForm {
 
 pub async fn login_form(visitor: Visitor, request: HttpRequest) -> Result<LoginPage, AppError> {
     Ok(LoginPage {
-        layout: visitor.layout("Log in"),
+        layout: visitor
+            .layout("Log in")
+            .describe("Log in to Courseshop to check out and find the courses you have bought."),
         email: String::new(),
         error: None,
         next: next_of(&request)?,
@@ -244,7 +250,9 @@ pub async fn login(
         Err(LoginError::InvalidCredentials) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginPage {
-                layout: visitor.layout("Log in"),
+                layout: visitor.layout("Log in").describe(
+                    "Log in to Courseshop to check out and find the courses you have bought.",
+                ),
                 email: form.email,
                 error: Some("That email and password do not match an account.".to_string()),
                 next,

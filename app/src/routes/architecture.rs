@@ -118,7 +118,11 @@ pub async fn architecture(
         })
         .collect();
     ArchitecturePage {
-        layout: visitor.layout("How this shop is built"),
+        layout: visitor.layout("How this shop is built").describe(format!(
+            "How Courseshop is built: at tutorial {}, which store serves what, each store's live \
+             status and latency, and the figures since this instance started.",
+            info.topology.step
+        )),
         topology: info.topology,
         steps: Step::ALL,
         stores,

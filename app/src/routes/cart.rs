@@ -29,7 +29,10 @@ pub async fn cart(visitor: Visitor, carts: Data<CartService>) -> Result<CartPage
         None => CartView::default(),
     };
     Ok(CartPage {
-        layout: visitor.layout("Your cart"),
+        layout: visitor.layout("Your cart").describe(
+            "Your Courseshop cart: the courses you have chosen, priced from the catalog, ready \
+             for checkout.",
+        ),
         cart,
     })
 }

@@ -83,6 +83,7 @@ pub async fn courses(
     Ok(CoursesPage {
         layout: visitor
             .layout(title)
+            .describe(catalog_description(&query, &results.value))
             .with_search(query.text.as_deref().unwrap_or(""))
             .served(results.source),
         query,
@@ -92,6 +93,29 @@ pub async fn courses(
         levels: Level::ALL,
         sorts: Sort::ALL,
     })
+}
+
+/// What a catalog page lists: the search, the category (in its own words), the page.
+fn catalog_description(query: &CatalogQuery, results: &SearchResults) -> String {
+    let what = match (&query.text, &results.category) {
+        (Some(text), Some(category)) => {
+            format!("Courseshop's {} courses matching “{text}”", category.name)
+        }
+        (Some(text), None) => format!("Courseshop courses matching “{text}”"),
+        (None, Some(category)) => format!("{} courses at Courseshop", category.name),
+        (None, None) => "Every course at Courseshop".to_string(),
+    };
+    let detail = match (&query.text, &results.category) {
+        (None, Some(category)) => category.description.clone(),
+        (None, None) => "programming, data, cloud, design and more, with each course's level, \
+                         length, instructor and price."
+            .to_string(),
+        _ => "each with its level, length, instructor and price.".to_string(),
+    };
+    match results.page.get() {
+        1 => format!("{what}: {detail}"),
+        page => format!("{what}, page {page}: {detail}"),
+    }
 }
 
 /// The numbered page links under a result list: first, last, and a window around the current page.
@@ -171,7 +195,10 @@ pub async fn course(
     let fetched = catalog.course_page(&slug).await?;
     let course = fetched.value.ok_or_else(not_found)?;
     Ok(CoursePage {
-        layout: visitor.layout(course.title.clone()).served(fetched.source),
+        layout: visitor
+            .layout(course.title.clone())
+            .describe(&course.summary)
+            .served(fetched.source),
         course,
     })
 }

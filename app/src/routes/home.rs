@@ -20,7 +20,11 @@ pub struct HomePage {
 #[tracing::instrument(name = "home page", skip_all)]
 pub async fn home(catalog: Data<Catalog>, visitor: Visitor) -> Result<HomePage, AppError> {
     Ok(HomePage {
-        layout: visitor.layout("Learn something real"),
+        layout: visitor.layout("Learn something real").describe(
+            "Learn something real at Courseshop: practical online courses in programming, data, \
+             cloud, design and more, from people who do the work. Browse by category or search \
+             the catalog.",
+        ),
         categories: catalog.categories().await?,
         featured: catalog.featured(FEATURED).await?,
     })

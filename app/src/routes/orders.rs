@@ -39,7 +39,10 @@ pub struct CheckoutPage {
 impl CheckoutPage {
     fn new(visitor: &Visitor, cart: CartView, key: Uuid) -> CheckoutPage {
         CheckoutPage {
-            layout: visitor.layout("Checkout"),
+            layout: visitor.layout("Checkout").describe(
+                "Pay for the courses in your Courseshop cart. Payments are simulated: no money \
+                 moves.",
+            ),
             cart,
             idempotency_key: key,
             error: None,
@@ -128,7 +131,9 @@ pub async fn history(visitor: Visitor, orders: Data<Orders>) -> Result<HistoryPa
     let user = visitor.signed_in("/orders")?;
     Ok(HistoryPage {
         orders: orders.history(user.id).await?,
-        layout: visitor.layout("Your orders"),
+        layout: visitor.layout("Your orders").describe(
+            "Your Courseshop orders, newest first, with their courses, totals and status.",
+        ),
     })
 }
 
@@ -172,7 +177,12 @@ pub async fn order(
 ) -> Result<OrderPage, AppError> {
     let order = students_order(&visitor, &orders, &id).await?;
     Ok(OrderPage {
-        layout: visitor.layout(format!("Order {}", order.id)),
+        layout: visitor
+            .layout(format!("Order {}", order.id))
+            .describe(format!(
+                "Order {} at Courseshop: its courses, its total and whether you are enrolled yet.",
+                order.id
+            )),
         pending: order.status == OrderStatus::Paid,
         order,
     })
@@ -258,6 +268,8 @@ pub async fn my_courses(
     Ok(MyCoursesPage {
         courses: enrollments.courses(user.id).await?,
         pending,
-        layout: visitor.layout("My courses"),
+        layout: visitor
+            .layout("My courses")
+            .describe("The Courseshop courses you are enrolled in, and those on their way."),
     })
 }

@@ -64,7 +64,9 @@ pub async fn courses(
     let user = instructor(&visitor, "/teach/courses")?;
     Ok(TeachCoursesPage {
         courses: teaching.courses(user.id).await?,
-        layout: visitor.layout("Your courses"),
+        layout: visitor.layout("Your courses").describe(
+            "The courses you teach at Courseshop: create, edit, publish and unpublish them.",
+        ),
     })
 }
 
@@ -106,13 +108,21 @@ async fn form_page(
     form: CourseForm,
     errors: CourseFormErrors,
 ) -> Result<CourseFormPage, AppError> {
-    let title = if slug.is_some() {
-        "Edit course"
+    let (title, description) = if slug.is_some() {
+        (
+            "Edit course",
+            "Edit your Courseshop course: its title, summary, description, category, level, \
+             length and price, and whether it is in the catalog.",
+        )
     } else {
-        "New course"
+        (
+            "New course",
+            "Create a Courseshop course: its title, summary, description, category, level, \
+             length and price. It stays private until you publish it.",
+        )
     };
     Ok(CourseFormPage {
-        layout: visitor.layout(title),
+        layout: visitor.layout(title).describe(description),
         slug,
         published,
         form,

@@ -21,7 +21,7 @@ use shop::catalog::seed;
 use shop::command::{Failure, exit_code, from_args};
 use shop::database;
 use shop::healthcheck;
-use shop::settings::{self, DatabaseSettings, Settings};
+use shop::settings::{self, DatabaseSettings, Env, Settings};
 
 const USAGE: &str = "usage: courseshop [serve [--migrate] | migrate | \
                      seed [--courses N] [--demo-accounts | --no-demo-accounts] | services | healthcheck]";
@@ -104,7 +104,7 @@ async fn main() -> ExitCode {
 
 /// Needs only the topology: `./scripts/run` asks before it has started those services.
 fn services() -> Result<(), Failure> {
-    let topology = Settings::topology_from_env()?;
+    let topology = Settings::topology_from_env(&Env::from_process())?;
     println!("{}", topology.services().join("\n"));
     Ok(())
 }
@@ -129,7 +129,7 @@ async fn serve(migrate_first: bool) -> Result<(), Failure> {
 }
 
 async fn migrate() -> Result<(), Failure> {
-    let (database, log_format, _) = Settings::for_database_commands()?;
+    let (database, log_format, _) = Settings::for_database_commands(&Env::from_process())?;
     telemetry::init(log_format);
     apply_migrations(&database).await
 }
@@ -151,7 +151,7 @@ async fn apply_migrations(database: &DatabaseSettings) -> Result<(), Failure> {
 }
 
 async fn check_health() -> Result<(), Failure> {
-    let address = settings::own_address_from_env("PORT", 8080)?;
+    let address = settings::own_address_from_env(&Env::from_process(), "PORT", 8080)?;
     healthcheck::check(address)
         .await
         .context("the shop is not healthy")?;
@@ -159,7 +159,8 @@ async fn check_health() -> Result<(), Failure> {
 }
 
 async fn seed_demo(options: SeedOptions) -> Result<(), Failure> {
-    let (database, log_format, environment) = Settings::for_database_commands()?;
+    let (database, log_format, environment) =
+        Settings::for_database_commands(&Env::from_process())?;
     telemetry::init(log_format);
     let pool = database::connect_lazily(&database);
     let report = seed::seed_catalog(&pool, options.courses)

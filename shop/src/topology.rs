@@ -1,8 +1,8 @@
 //! Which store serves what: the tutorial step and its per-store switches (DESIGN §3).
 //!
-//! `SHOP_STEP` picks a preset; `CART_STORE`, `CACHE` and `ENROLLMENT` override single pieces of it.
-//! A piece this build does not have yet is refused at start rather than quietly swapped for another,
-//! so an instructor never demonstrates a step that is not really running.
+//! `SHOP_STEP` picks a preset; `CART_STORE`, `CACHE` and `ENROLLMENT` override single pieces of it
+//! (read in `settings/topology.rs`). A value outside these is refused at start, naming the
+//! variable, never quietly swapped for another.
 
 use std::fmt;
 
@@ -25,10 +25,9 @@ impl Step {
         Step::AsyncMessaging,
     ];
 
-    /// The step a shop starts in when `SHOP_STEP` is not set: the furthest one built, which is
-    /// DESIGN's target, step 4. (While a step is being built, a plain start still shows the newest
-    /// complete architecture and never hits a refusal.)
-    pub const DEFAULT: Step = Topology::LAST_BUILT_STEP;
+    /// The step a shop starts in when `SHOP_STEP` is not set: the newest one, which is DESIGN's
+    /// target, step 4.
+    pub const DEFAULT: Step = Step::AsyncMessaging;
 
     pub fn number(self) -> u8 {
         self as u8
@@ -105,8 +104,6 @@ pub enum EnrollmentMode {
 pub trait Switch: Sized + Copy + PartialEq + 'static {
     const VARIABLE: &'static str;
     const VALUES: &'static [(&'static str, Self)];
-    /// The tutorial step that introduces this value, for the "not built yet" message.
-    fn introduced_by(self) -> Step;
 
     fn parse(value: &str) -> Option<Self> {
         let value = value.trim().to_ascii_lowercase();
@@ -114,13 +111,6 @@ pub trait Switch: Sized + Copy + PartialEq + 'static {
             .iter()
             .find(|(name, _)| *name == value)
             .map(|(_, switch)| *switch)
-    }
-
-    fn name(self) -> &'static str {
-        Self::VALUES
-            .iter()
-            .find(|(_, switch)| *switch == self)
-            .map_or("?", |(name, _)| name)
     }
 
     fn accepted() -> String {
@@ -135,24 +125,12 @@ impl Switch for CartStoreKind {
         ("postgres", CartStoreKind::Postgres),
         ("cosmos", CartStoreKind::Cosmos),
     ];
-    fn introduced_by(self) -> Step {
-        match self {
-            CartStoreKind::Postgres => Step::Monolith,
-            CartStoreKind::Cosmos => Step::CartsInCosmos,
-        }
-    }
 }
 
 impl Switch for CacheMode {
     const VARIABLE: &'static str = "CACHE";
     const VALUES: &'static [(&'static str, Self)] =
         &[("off", CacheMode::Off), ("redis", CacheMode::Redis)];
-    fn introduced_by(self) -> Step {
-        match self {
-            CacheMode::Off => Step::Monolith,
-            CacheMode::Redis => Step::Redis,
-        }
-    }
 }
 
 impl Switch for EnrollmentMode {
@@ -161,12 +139,6 @@ impl Switch for EnrollmentMode {
         ("sync", EnrollmentMode::Sync),
         ("async", EnrollmentMode::Async),
     ];
-    fn introduced_by(self) -> Step {
-        match self {
-            EnrollmentMode::Sync => Step::Monolith,
-            EnrollmentMode::Async => Step::AsyncMessaging,
-        }
-    }
 }
 
 /// The stores the running shop uses: the step's preset with any switches applied.
@@ -179,21 +151,6 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The furthest tutorial step whose pieces this build contains.
-    pub const LAST_BUILT_STEP: Step = Step::AsyncMessaging;
-
-    /// The first piece of this topology that the build does not contain, as `VARIABLE=value`.
-    pub fn missing_piece(&self) -> Option<(String, Step)> {
-        fn check<S: Switch>(switch: S) -> Option<(String, Step)> {
-            let step = switch.introduced_by();
-            (step.number() > Topology::LAST_BUILT_STEP.number())
-                .then(|| (format!("{}={}", S::VARIABLE, switch.name()), step))
-        }
-        check(self.cart_store)
-            .or_else(|| check(self.cache))
-            .or_else(|| check(self.enrollment))
-    }
-
     /// The services this topology needs running, by the names `./scripts/run` knows them.
     pub fn services(&self) -> Vec<&'static str> {
         let mut services = vec!["postgres"];
@@ -254,20 +211,12 @@ mod tests {
     }
 
     #[test]
-    fn every_step_is_built_and_the_default_is_the_target() {
-        for step in Step::ALL {
-            assert_eq!(step.preset().missing_piece(), None, "{step}");
-        }
+    fn the_default_is_the_target() {
         assert_eq!(Step::DEFAULT, Step::AsyncMessaging);
         assert_eq!(
             Step::DEFAULT.preset().services(),
             ["postgres", "cosmos", "redis", "rabbitmq"]
         );
-    }
-
-    #[test]
-    fn the_default_step_is_built() {
-        assert_eq!(Step::DEFAULT.preset().missing_piece(), None);
     }
 
     #[test]

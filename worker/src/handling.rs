@@ -19,9 +19,9 @@ use shop::enrollment::{EnrollError, Enrolled, enroll_order};
 use shop::events::broker::{
     DEAD_LETTER_REASON_HEADER, LAST_ERROR_HEADER, attempt_of, with_attempt, with_text_header,
 };
-use shop::events::{BrokerNames, OrderPlaced};
+use shop::events::{BrokerNames, OrderPlaced, RetryPolicy};
 use shop::metrics::{self, MessageOutcome};
-use shop::settings::{BrokerSettings, WorkerSettings};
+use shop::settings::WorkerSettings;
 
 /// How long a republished copy may wait for the broker's confirm before the channel is given up.
 pub(crate) const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,7 +38,7 @@ const STATEMENTS_ALLOWANCE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct Handler {
     pool: PgPool,
-    broker: BrokerSettings,
+    retry: RetryPolicy,
     names: BrokerNames,
     /// The longest one enrollment may take before it counts as a passing failure.
     enroll_timeout: Duration,
@@ -49,7 +49,7 @@ impl Handler {
         Handler {
             names: BrokerNames::new(&settings.broker.name_prefix),
             pool,
-            broker: settings.broker.clone(),
+            retry: RetryPolicy::new(&settings.broker.retry_delays),
             enroll_timeout: settings.database.acquire_timeout + STATEMENTS_ALLOWANCE,
         }
     }
@@ -122,12 +122,7 @@ async fn decide(body: &[u8], attempt: u32, handler: &Handler) -> Decision {
             "PostgreSQL did not finish the enrollment within {} s",
             handler.enroll_timeout.as_secs()
         );
-        return after_failure(
-            attempt,
-            &handler.broker.retry_delays,
-            error,
-            Cause::Unreachable,
-        );
+        return after_failure(attempt, &handler.retry, error, Cause::Unreachable);
     };
     match enrolled {
         Ok(Enrolled::Now { courses }) => {
@@ -150,7 +145,7 @@ async fn decide(body: &[u8], attempt: u32, handler: &Handler) -> Decision {
                 StoreError::Query(_) | StoreError::Corrupt(_) => Cause::Refused,
             };
             let error = describe(&error);
-            after_failure(attempt, &handler.broker.retry_delays, error, cause)
+            after_failure(attempt, &handler.retry, error, cause)
         }
     }
 }
@@ -165,21 +160,17 @@ enum Cause {
 }
 
 /// Attempt `attempt` failed for a passing reason: the next delay, or, once the attempts are used
-/// up (`delays.len() + 1` of them), the dead-letter queue. A PostgreSQL that is out of reach uses
-/// no attempts up: the message keeps coming back at the longest delay until the database does, so
-/// a failover or a long outage leaves nothing for ops to redrive by hand.
-fn after_failure(attempt: u32, delays: &[Duration], error: String, cause: Cause) -> Decision {
-    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-    let delay = match (delays.get(index), cause) {
+/// up (`retry.max_attempts()` of them), the dead-letter queue. A PostgreSQL that is out of reach
+/// uses no attempts up: the message keeps coming back at the last delay until the database does,
+/// so a failover or a long outage leaves nothing for ops to redrive by hand.
+fn after_failure(attempt: u32, retry: &RetryPolicy, error: String, cause: Cause) -> Decision {
+    let delay = match (retry.delay_after(attempt), cause) {
         (Some(delay), _) => Some(delay),
-        (None, Cause::Unreachable) => delays.last(),
+        (None, Cause::Unreachable) => retry.last_delay(),
         (None, Cause::Refused) => None,
     };
     match delay {
-        Some(delay) => Decision::Retry {
-            delay: *delay,
-            error,
-        },
+        Some(delay) => Decision::Retry { delay, error },
         None => Decision::DeadLetter {
             reason: format!("gave up after {attempt} attempts: {error}"),
         },
@@ -316,7 +307,8 @@ mod tests {
     #[test]
     fn a_refused_query_is_retried_until_the_attempts_are_used_up() {
         let delays = [Duration::from_millis(200), Duration::from_millis(400)];
-        let refused = |attempt| after_failure(attempt, &delays, "refused".into(), Cause::Refused);
+        let policy = RetryPolicy::new(&delays);
+        let refused = |attempt| after_failure(attempt, &policy, "refused".into(), Cause::Refused);
         let retry = |delay| Decision::Retry {
             delay,
             error: "refused".into(),
@@ -334,9 +326,10 @@ mod tests {
     #[test]
     fn an_unreachable_database_keeps_the_message_retrying_at_the_longest_delay() {
         let delays = [Duration::from_millis(200), Duration::from_millis(400)];
+        let policy = RetryPolicy::new(&delays);
         for attempt in [3, 4, 40] {
             assert_eq!(
-                after_failure(attempt, &delays, "down".into(), Cause::Unreachable),
+                after_failure(attempt, &policy, "down".into(), Cause::Unreachable),
                 Decision::Retry {
                     delay: delays[1],
                     error: "down".into()

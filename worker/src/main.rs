@@ -15,7 +15,7 @@ use anyhow::Context;
 
 use shop::command::{Failure, exit_code, from_args};
 use shop::healthcheck;
-use shop::settings::{self, WorkerSettings};
+use shop::settings::{self, Env, WorkerSettings};
 use worker::{Worker, telemetry};
 
 const USAGE: &str = "usage: enrollment-worker [run | redrive [--limit N] | healthcheck]";
@@ -74,7 +74,7 @@ async fn run() -> Result<(), Failure> {
 }
 
 async fn redrive(limit: Option<u64>) -> Result<(), Failure> {
-    let (broker, log_format) = WorkerSettings::for_redrive()?;
+    let (broker, log_format) = WorkerSettings::for_redrive(&Env::from_process())?;
     telemetry::init(log_format);
     let moved = worker::redrive(&broker, limit).await?;
     println!("moved {moved} dead-lettered message(s) back to the queue");
@@ -82,7 +82,7 @@ async fn redrive(limit: Option<u64>) -> Result<(), Failure> {
 }
 
 async fn check_health() -> Result<(), Failure> {
-    let address = settings::own_address_from_env("WORKER_PORT", 8090)?;
+    let address = settings::own_address_from_env(&Env::from_process(), "WORKER_PORT", 8090)?;
     healthcheck::check(address)
         .await
         .context("the enrollment worker is not healthy")?;

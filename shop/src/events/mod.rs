@@ -1,11 +1,13 @@
 //! Events between the shop's processes (tutorial step 4): the `OrderPlaced` contract, the outbox
-//! that checkout writes it to, and the RabbitMQ topology both the app's relay and the enrollment
-//! worker declare.
+//! that checkout writes it to, the RabbitMQ topology both the app's relay and the enrollment
+//! worker declare, and the rule by which the worker retries a message or dead-letters it.
 
 pub mod broker;
 mod order_placed;
 pub mod outbox;
+mod retry;
 
 pub use broker::BrokerNames;
 pub use order_placed::{MalformedEvent, OrderPlaced, OrderPlacedItem};
 pub use outbox::{Backlog, ClaimedBatch, Outbox, PendingEvent};
+pub use retry::RetryPolicy;

@@ -8,13 +8,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::web::Form;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 use crate::session::{ShopSession, random_token};
+use crate::url_encoded;
 use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Checked<T>, actix_web::Error>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = Form::<Signed<T>>::from_request(request, payload);
+        // the body as bytes (bounded by the app's PayloadConfig: 413 past it), parsed here rather
+        // than by `Form`, which would mend a byte that is not UTF-8 into `�` and save it
+        // a form in another charset is no form of this shop's (its pages are all UTF-8)
+        let is_form = request.mime_type().ok().flatten().is_some_and(|mime| {
+            mime.essence_str() == "application/x-www-form-urlencoded"
+                && mime
+                    .get_param(actix_web::mime::CHARSET)
+                    .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
+        });
+        let body = Bytes::from_request(request, payload);
         let session = ShopSession::from_request(request, payload).into_inner();
         Box::pin(async move {
             let refused = || {
@@ -72,18 +82,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
             if session.unavailable() {
                 return Err(AppError::SessionUnavailable.into());
             }
-            let form = form.await.map_err(|error| {
+            let unreadable = || AppError::BadRequest("The form could not be read.".to_string());
+            let body = body.await.map_err(|error| {
                 if matches!(error.as_response_error().status_code().as_u16(), 413) {
                     error
                 } else {
-                    AppError::BadRequest("The form could not be read.".to_string()).into()
+                    unreadable().into()
                 }
             })?;
+            if !is_form {
+                return Err(unreadable().into());
+            }
+            let form: Signed<T> = url_encoded::form(&body)?;
             let expected = session.stored_csrf_token().ok_or_else(refused)?;
             if !expected.matches(&form.csrf_token) {
                 return Err(refused().into());
             }
-            Ok(Checked(form.into_inner().fields))
+            Ok(Checked(form.fields))
         })
     }
 }

@@ -181,7 +181,7 @@ impl Application {
                 // outside everything else, so its status is the one sent and its time is the whole
                 .wrap(from_fn(metrics::record_requests))
                 // forms are small; anything larger is refused (413) before it is read
-                .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
+                .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 .app_data(catalog.clone())
                 .app_data(accounts.clone())
                 .app_data(login_throttle.clone())

@@ -21,7 +21,7 @@ use crate::csrf::Checked;
 use crate::error::AppError;
 use crate::layout::{Layout, Visitor, render, see_other};
 use crate::next_path::NextPath;
-use crate::query_string;
+use crate::url_encoded;
 
 /// The query string of the login and registration pages.
 #[derive(Deserialize)]
@@ -31,7 +31,7 @@ pub struct NextQuery {
 
 /// `?next=` of `request`, parsed (a 400 page for a malformed query or a `next` off this site).
 fn next_of(request: &HttpRequest) -> Result<NextPath, AppError> {
-    let query: NextQuery = query_string::parse(request.query_string())?;
+    let query: NextQuery = url_encoded::query(request.query_string())?;
     NextPath::parse(query.next.as_deref())
 }
 

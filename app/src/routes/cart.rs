@@ -50,7 +50,7 @@ pub async fn add(
     carts: Data<CartService>,
     Checked(form): Checked<AddForm>,
 ) -> Result<HttpResponse, AppError> {
-    let slug = CourseSlug::parse(form.course.trim())
+    let slug = CourseSlug::parse(&form.course)
         .map_err(|_| AppError::BadRequest("That is not a course in this shop.".to_string()))?;
     let owner = visitor.session.cart_owner(true)?.ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("a cart owner was asked to be created"))

@@ -10,7 +10,7 @@ use shop::catalog::{
 
 use crate::error::AppError;
 use crate::layout::{Layout, Visitor};
-use crate::query_string;
+use crate::url_encoded;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "catalog/courses.html")]
@@ -71,7 +71,7 @@ pub async fn courses(
     visitor: Visitor,
 ) -> Result<CoursesPage, AppError> {
     // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
-    let raw: RawCatalogQuery = query_string::parse(request.query_string())?;
+    let raw: RawCatalogQuery = url_encoded::query(request.query_string())?;
     let query = CatalogQuery::parse(raw)?;
     let results = catalog.search_page(&query).await?;
     let categories = catalog.categories().await?;

@@ -79,7 +79,7 @@ pub async fn checkout(
     Checked(form): Checked<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = visitor.signed_in("/checkout")?;
-    let key = Uuid::parse_str(form.idempotency_key.trim()).map_err(|_| {
+    let key = Uuid::parse_str(&form.idempotency_key).map_err(|_| {
         AppError::BadRequest("The checkout form is incomplete: reload the page.".to_string())
     })?;
     let again = |error: Option<&str>, card_error: Option<String>| Retry {

@@ -10,6 +10,8 @@ mod commands;
 mod cosmos_carts;
 mod errors;
 mod helpers;
+mod hostile;
+mod html;
 mod metrics;
 mod operations;
 mod order_status;

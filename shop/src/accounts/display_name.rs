@@ -10,9 +10,10 @@ pub struct DisplayNameError;
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<DisplayName, DisplayNameError> {
+        // checked before trimming: a trailing line break is a control character, not a space
         let name = input.trim();
         let length = name.chars().count();
-        if (1..=80).contains(&length) && !name.chars().any(char::is_control) {
+        if (1..=80).contains(&length) && crate::text::line(input).is_ok() {
             Ok(DisplayName(name.to_string()))
         } else {
             Err(DisplayNameError)
@@ -27,5 +28,25 @@ impl DisplayName {
 impl fmt::Display for DisplayName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_trimmed_but_never_holds_a_control_character() {
+        assert_eq!(
+            DisplayName::parse("  Ada Lovelace ").map(|name| name.to_string()),
+            Ok("Ada Lovelace".to_string())
+        );
+        for hostile in ["Ada\n", "\rAda", "A\0da", "Ada\u{85}", ""] {
+            assert_eq!(
+                DisplayName::parse(hostile),
+                Err(DisplayNameError),
+                "{hostile:?}"
+            );
+        }
     }
 }

@@ -14,6 +14,8 @@ impl Email {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(input: &str) -> Result<Email, EmailError> {
+        // before trimming: a line break typed around an address is still a control character
+        crate::text::line(input).map_err(|_| EmailError)?;
         let email = input.trim().to_lowercase();
         let (local, domain) = email.split_once('@').ok_or(EmailError)?;
         let valid = email.len() <= Email::MAX_LEN
@@ -48,6 +50,17 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_control_character_anywhere_is_refused_even_where_trimming_would_hide_it() {
+        for hostile in [
+            "ada@example.com\n",
+            "\tada@example.com",
+            "ada\0@example.com",
+        ] {
+            assert_eq!(Email::parse(hostile), Err(EmailError), "{hostile:?}");
+        }
+    }
 
     #[test]
     fn normalises_case_and_space() {

@@ -90,18 +90,23 @@ impl CourseDraft {
         let title = text(&form.title, Lines::One, 3, 160, "title");
         let summary = text(&form.summary, Lines::One, 10, 400, "summary");
         let description = text(&form.description, Lines::Many, 20, 20_000, "description");
-        let category =
-            CategorySlug::parse(form.category.trim()).map_err(|_| "choose a category".to_string());
-        let level = Level::parse(form.level.trim()).ok_or_else(|| "choose a level".to_string());
-        let duration = form
-            .duration_minutes
-            .trim()
-            .parse::<i32>()
-            .ok()
+        // a choice or a number with a control character is no choice or number at all
+        fn plain(field: &str) -> Option<&str> {
+            crate::text::line(field).ok().map(str::trim)
+        }
+        let category = plain(&form.category)
+            .and_then(|slug| CategorySlug::parse(slug).ok())
+            .ok_or_else(|| "choose a category".to_string());
+        let level = plain(&form.level)
+            .and_then(Level::parse)
+            .ok_or_else(|| "choose a level".to_string());
+        let duration = plain(&form.duration_minutes)
+            .and_then(|minutes| minutes.parse::<i32>().ok())
             .filter(|minutes| (1..=100_000).contains(minutes))
             .ok_or_else(|| "enter the length in whole minutes, e.g. 90".to_string());
-        let price = Money::parse_decimal(&form.price)
-            .map_err(|error| error.to_string())
+        let price = crate::text::line(&form.price)
+            .map_err(|refused| refused.to_string())
+            .and_then(|price| Money::parse_decimal(price).map_err(|error| error.to_string()))
             .and_then(|price| {
                 if price.cents() > MAX_PRICE_CENTS {
                     Err("a course costs at most $10,000.00".to_string())

@@ -131,15 +131,22 @@ impl CatalogQuery {
         };
 
         // before trimming: a line break at the end is as much a control character as a NUL inside
-        if raw
-            .q
-            .as_deref()
-            .is_some_and(|q| crate::text::line(q).is_err())
-        {
-            return Err(error(
-                "q",
-                "the search text holds a control character (such as a NUL or a line break)",
-            ));
+        for (parameter, value) in [
+            ("q", &raw.q),
+            ("category", &raw.category),
+            ("level", &raw.level),
+            ("sort", &raw.sort),
+            ("page", &raw.page),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| crate::text::line(v).is_err())
+            {
+                return Err(error(
+                    parameter,
+                    "it holds a control character (such as a NUL or a line break)",
+                ));
+            }
         }
         let text = match given(raw.q) {
             Some(text) if text.chars().count() > MAX_SEARCH_LEN => {
@@ -294,6 +301,8 @@ mod tests {
             ("q", "\u{7f}"),
             ("category", "web\0"),
             ("level", "beginner\0"),
+            ("page", "2\n"),
+            ("sort", "newest\r\n"),
         ] {
             let error = CatalogQuery::parse(raw(&[(key, value)])).expect_err(value);
             assert_eq!(error.parameter, key);

@@ -23,7 +23,8 @@ use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
 use shop::settings::{MetricsAccess, Settings};
 use shop::topology::CartStoreKind;
 
-use crate::error::{AppError, error_pages};
+use crate::error::AppError;
+use crate::error_page::error_pages;
 use crate::layout::ShopInfo;
 use crate::metrics;
 use crate::outbox_relay::{self, RelayHandle};
@@ -31,9 +32,9 @@ use crate::routes;
 use crate::routes::accounts::LoginThrottle;
 use crate::routes::health::Probes;
 use crate::security_headers::security_headers;
-use crate::session_store::{self, Sessions};
+use crate::session::store::{self, Sessions};
+use crate::session::visitor_cart::{VisitorCartCookie, keep_visitor_cart};
 use crate::telemetry::ShopRootSpan;
-use crate::visitor_cart::{VisitorCartCookie, keep_visitor_cart};
 
 /// A bound, not yet running, web server. Binding first lets the tests ask for port 0 and learn the port.
 pub struct Application {
@@ -172,7 +173,7 @@ impl Application {
                 // the session innermost, its guard around it, so error pages render the guard's answers
                 .wrap(sessions.middleware())
                 .wrap(from_fn(keep_visitor_cart))
-                .wrap(from_fn(session_store::guard))
+                .wrap(from_fn(store::guard))
                 // outermost first: the request span wraps everything, error pages get security headers
                 .wrap(error_pages())
                 .wrap(security_headers())

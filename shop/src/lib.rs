@@ -19,4 +19,5 @@ pub mod readiness;
 pub mod settings;
 pub mod telemetry;
 pub mod text;
+pub mod token;
 pub mod topology;

@@ -17,11 +17,13 @@ use shop::accounts::{
 use shop::cart::CartService;
 use shop::ids::UserId;
 
-use crate::csrf::Checked;
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor, render, see_other};
+use crate::forms::Checked;
+use crate::layout::Layout;
 use crate::next_path::NextPath;
+use crate::respond::{render, see_other};
 use crate::url_encoded;
+use crate::visitor::Visitor;
 
 /// The query string of the login and registration pages.
 #[derive(Deserialize)]

@@ -12,7 +12,8 @@ use shop::orders::Orders;
 use shop::topology::{EnrollmentMode, Step, Topology};
 
 use super::health::{Probes, StoreStatus, check_stores};
-use crate::layout::{Layout, ShopInfo, Visitor};
+use crate::layout::{Layout, ShopInfo};
+use crate::visitor::Visitor;
 
 /// The caches whose figures the page shows (the names `shop::metrics` counts them under).
 const CACHES: [(&str, &str); 4] = [

@@ -10,9 +10,11 @@ use shop::cart::{AddOutcome, CartService, CartView};
 use shop::catalog::CourseSlug;
 use shop::ids::CourseId;
 
-use crate::csrf::Checked;
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor, see_other};
+use crate::forms::Checked;
+use crate::layout::Layout;
+use crate::respond::see_other;
+use crate::visitor::Visitor;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "cart/cart.html")]

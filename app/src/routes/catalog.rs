@@ -9,8 +9,9 @@ use shop::catalog::{
 };
 
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor};
+use crate::layout::Layout;
 use crate::url_encoded;
+use crate::visitor::Visitor;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "catalog/courses.html")]

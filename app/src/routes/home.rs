@@ -5,7 +5,8 @@ use askama_web::WebTemplate;
 use shop::catalog::{Catalog, Category, CourseCard};
 
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor};
+use crate::layout::Layout;
+use crate::visitor::Visitor;
 
 const FEATURED: i64 = 8;
 

@@ -19,10 +19,12 @@ use shop::orders::{
     SimulatedPaymentGateway,
 };
 
-use crate::csrf::Checked;
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor, render, see_other};
+use crate::forms::Checked;
+use crate::layout::Layout;
+use crate::respond::{render, see_other};
 use crate::session::ShopSession;
+use crate::visitor::Visitor;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "orders/checkout.html")]

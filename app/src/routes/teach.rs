@@ -13,9 +13,11 @@ use shop::catalog::{
     TeachError, Teaching,
 };
 
-use crate::csrf::Checked;
 use crate::error::AppError;
-use crate::layout::{Layout, Visitor, render, see_other};
+use crate::forms::Checked;
+use crate::layout::Layout;
+use crate::respond::{render, see_other};
+use crate::visitor::Visitor;
 
 /// The signed-in instructor: visitors are sent to log in, students are told this is for instructors.
 fn instructor<'a>(visitor: &'a Visitor, path: &str) -> Result<&'a User, AppError> {

@@ -9,7 +9,7 @@ use actix_web::{App, HttpResponse, test, web};
 use tokio::sync::Notify;
 
 use app::session::ShopSession;
-use app::session_store::{Sessions, guard};
+use app::session::store::{Sessions, guard};
 use shop::accounts::SignInId;
 use shop::cache::Redis;
 use shop::catalog::seed;

@@ -14,9 +14,7 @@ pub struct SignInId(String);
 
 impl SignInId {
     pub fn generate() -> Result<SignInId, getrandom::Error> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)?;
-        Ok(SignInId(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        crate::token::random_token().map(SignInId)
     }
 
     /// A key read back from a session; anything else is no sign-in at all.

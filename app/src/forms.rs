@@ -1,5 +1,6 @@
-//! Cross-site request forgery protection: every form carries the session's token, and every
-//! state-changing request is refused (403) unless it sends that token back.
+//! The forms this shop posts, read only after their CSRF token matched: every form carries the
+//! session's token (`session::csrf_token`), and every state-changing request is refused (403)
+//! unless it sends that token back.
 //!
 //! A handler takes `Checked<T>` instead of `Form<T>`; the token check cannot be forgotten because
 //! the form's fields are only reachable through it.
@@ -14,33 +15,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
-use crate::session::{ShopSession, random_token};
+use crate::session::ShopSession;
 use crate::url_encoded;
-use subtle::ConstantTimeEq;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsrfToken(String);
-
-impl CsrfToken {
-    pub fn generate() -> Result<CsrfToken, AppError> {
-        random_token().map(CsrfToken).map_err(|error| {
-            AppError::Internal(anyhow::anyhow!("no randomness for a CSRF token: {error}"))
-        })
-    }
-
-    pub(crate) fn from_session(token: String) -> CsrfToken {
-        CsrfToken(token)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Compares in time independent of where the first difference is.
-    fn matches(&self, sent: &str) -> bool {
-        self.0.as_bytes().ct_eq(sent.as_bytes()).into()
-    }
-}
 
 /// A form with its CSRF token: the wire shape every state-changing form posts.
 #[derive(Deserialize)]
@@ -100,24 +76,5 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
             }
             Ok(Checked(form.fields))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CsrfToken;
-
-    #[test]
-    fn tokens_are_long_random_and_compared_exactly() {
-        let (a, b) = (
-            CsrfToken::generate().expect("random"),
-            CsrfToken::generate().expect("random"),
-        );
-        assert_eq!(a.as_str().len(), 64);
-        assert_ne!(a, b);
-        assert!(a.matches(a.as_str()));
-        assert!(!a.matches(b.as_str()));
-        assert!(!a.matches(""));
-        assert!(!a.matches(&a.as_str()[..63]));
     }
 }

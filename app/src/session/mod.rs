@@ -14,10 +14,15 @@ use shop::accounts::SignInId;
 use shop::cart::{CartId, CartOwner};
 use shop::ids::UserId;
 
-use crate::csrf::CsrfToken;
 use crate::error::AppError;
-use crate::session_store::SessionHealth;
-use crate::visitor_cart::VisitorCart;
+
+pub mod csrf_token;
+pub mod store;
+pub mod visitor_cart;
+
+use csrf_token::CsrfToken;
+use store::SessionHealth;
+use visitor_cart::VisitorCart;
 
 const USER: &str = "user_id";
 /// The key of the sign-in's row in PostgreSQL (`user_sessions`): without a live row, no user.
@@ -164,11 +169,4 @@ impl FromRequest for ShopSession {
                 }),
         )
     }
-}
-
-/// 32 random bytes from the operating system as 64 hex digits: unguessable tokens and session keys.
-pub(crate) fn random_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -31,7 +31,7 @@ use actix_web::middleware::Next;
 use shop::cache::{CacheError, Redis};
 
 use crate::error::AppError;
-use crate::session::random_token;
+use shop::token::random_token;
 
 /// actix-session's `SessionState` (not exported under that name).
 type State = HashMap<String, String>;

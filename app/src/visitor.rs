@@ -1,0 +1,103 @@
+//! Who is asking, read once per request by the `Visitor` extractor: the signed-in user (checked
+//! against the server's record of the sign-in), the session's CSRF token, the cart badge and the
+//! flash message, and from them the page's `Layout`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest};
+
+use shop::accounts::{Accounts, User};
+use shop::cart::CartService;
+use shop::topology::Topology;
+
+use crate::error::AppError;
+use crate::layout::{Layout, ShopInfo};
+use crate::session::ShopSession;
+
+/// Who is asking, read once per request: the signed-in user (if any) and the session's CSRF token.
+pub struct Visitor {
+    pub user: Option<User>,
+    pub csrf_token: String,
+    pub session: ShopSession,
+    cart_count: usize,
+    flash: Option<String>,
+    topology: Topology,
+}
+
+impl Visitor {
+    /// The signed-in user, or a trip to the login page that comes back to `path`.
+    pub fn signed_in(&self, path: &str) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| {
+            if self.session.unavailable() {
+                // they may well be signed in: sending them to a login that cannot work helps nobody
+                AppError::SessionUnavailable
+            } else {
+                AppError::SignInRequired(path.to_string())
+            }
+        })
+    }
+
+    pub fn layout(&self, title: impl Into<String>) -> Layout {
+        let mut layout = Layout::new(&self.topology, title.into());
+        layout.user_name = self.user.as_ref().map(|user| user.display_name.to_string());
+        layout.is_instructor = self.user.as_ref().is_some_and(User::is_instructor);
+        layout.csrf_token = self.csrf_token.clone();
+        layout.cart_count = self.cart_count;
+        layout.flash = self.flash.clone();
+        layout
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Visitor, actix_web::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = ShopSession::from_request(request, payload).into_inner();
+        let accounts = request.app_data::<Data<Accounts>>().cloned();
+        let carts = request.app_data::<Data<CartService>>().cloned();
+        let topology = request
+            .app_data::<Data<ShopInfo>>()
+            .map(|info| info.topology)
+            .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
+        Box::pin(async move {
+            let session = session?;
+            let user = match (session.sign_in(), accounts) {
+                (Some((id, sign_in)), Some(accounts)) => {
+                    let user = accounts
+                        .signed_in(id, &sign_in)
+                        .await
+                        .map_err(AppError::from)?;
+                    // signed out (perhaps from a copy of this cookie), expired, or the account
+                    // deleted: the rest of the request sees a visitor
+                    if user.is_none() {
+                        session.forget_sign_in();
+                    }
+                    user
+                }
+                _ => None,
+            };
+            let csrf_token = session.csrf_token()?.as_str().to_string();
+            // the badge is a nicety: a cart store that is down must not take every page with it
+            let cart_count = match (session.cart_owner(false)?, carts) {
+                (Some(owner), Some(carts)) => carts.count(owner).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "cart count unavailable");
+                    0
+                }),
+                _ => 0,
+            };
+            let flash = session.take_flash();
+            Ok(Visitor {
+                user,
+                csrf_token,
+                session,
+                cart_count,
+                flash,
+                topology,
+            })
+        })
+    }
+}

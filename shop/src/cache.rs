@@ -2,8 +2,11 @@
 //! multiplexed and reconnecting by itself, shared by every instance of the shop.
 //!
 //! Redis is never the source of truth. Every call here is bounded by a short timeout, and after a
-//! failure the cache is skipped for a moment (`Outage`), so a Redis outage makes pages slower,
+//! failure the cache is skipped for a moment (`StoreGuard`), so a Redis outage makes pages slower,
 //! never wrong and never stuck.
+
+mod name;
+mod retry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +15,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, RedisError};
 
-use crate::outage::Outage;
+use crate::outage::{Away, StoreError, StoreGuard, Verdict};
 use crate::settings::RedisSettings;
+pub use name::CacheName;
+pub use retry::retry_in_background;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -47,7 +52,7 @@ struct Inner {
     connection: std::sync::Mutex<Option<ConnectionManager>>,
     /// One request at a time makes a new connection; the others wait for it.
     connecting: tokio::sync::Mutex<()>,
-    outage: Outage,
+    guard: StoreGuard,
 }
 
 impl Redis {
@@ -64,7 +69,7 @@ impl Redis {
                 client,
                 connection: std::sync::Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
-                outage: Outage::default(),
+                guard: StoreGuard::default(),
             }),
         })
     }
@@ -118,39 +123,36 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        if self.inner.outage.skip() {
-            return Err(CacheError::Unavailable(Box::new(CoolingDown)));
-        }
-        self.attempt(command).await
+        let timeout = self.inner.settings.timeout;
+        let outcome = self.inner.guard.run(timeout, self.command(command)).await;
+        outcome.map_err(|away| self.unavailable(away))
     }
 
-    /// Runs one command within the timeout and records whether Redis answered.
-    async fn attempt<T, F, Fut>(&self, command: F) -> Result<T, CacheError>
+    /// One command on the connection, its error classified.
+    async fn command<T, F, Fut>(&self, command: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let timeout = self.inner.settings.timeout;
-        let attempt = async {
-            let connection = self.connection().await?;
-            command(connection).await.map_err(classify)
+        let connection = self.connection().await?;
+        command(connection).await.map_err(classify)
+    }
+
+    /// The error for a command that has no answer; the one place the guard's outcome is read.
+    fn unavailable(&self, away: Away<CacheError>) -> CacheError {
+        let error = match away {
+            Away::CoolingDown => return CacheError::Unavailable(Box::new(CoolingDown)),
+            Away::TimedOut(after) => CacheError::Unavailable(Box::new(TimedOut(after))),
+            Away::Failed(error) => error,
         };
-        let result = match tokio::time::timeout(timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(CacheError::Unavailable(Box::new(TimedOut(timeout)))),
-        };
-        match &result {
-            Err(CacheError::Unavailable(_)) => {
-                self.inner.outage.failed();
-                // A healthy Redis answers in well under a millisecond. After a timeout the
-                // connection may be a half-open socket that would never report an error (a
-                // failover, a dropped idle flow): the next command after the cool-down makes a
-                // new one rather than trusting it.
-                self.reconnect();
-            }
-            _ => self.inner.outage.succeeded(),
+        if let CacheError::Unavailable(_) = error {
+            // A healthy Redis answers in well under a millisecond. After a timeout the
+            // connection may be a half-open socket that would never report an error (a
+            // failover, a dropped idle flow): the next command after the cool-down makes a
+            // new one rather than trusting it.
+            self.reconnect();
         }
-        result
+        error
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
@@ -171,11 +173,22 @@ impl Redis {
 
     /// `PING`, for `/readyz`; asks even while cooling down, so the probe tells the truth.
     pub async fn ping(&self) -> Result<(), CacheError> {
-        self.attempt(|mut redis| async move {
+        let ping = self.command(|mut redis| async move {
             redis::cmd("PING").query_async::<String>(&mut redis).await
-        })
-        .await
-        .map(|_| ())
+        });
+        let timeout = self.inner.settings.timeout;
+        let outcome = self.inner.guard.probe(timeout, ping).await;
+        outcome.map(|_| ()).map_err(|away| self.unavailable(away))
+    }
+}
+
+impl StoreError for CacheError {
+    fn verdict(&self) -> Verdict {
+        match self {
+            CacheError::Unavailable(_) => Verdict::Away,
+            // Redis answered, if only to refuse the command
+            CacheError::Failed(_) => Verdict::Answered,
+        }
     }
 }
 

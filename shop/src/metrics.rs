@@ -1,7 +1,7 @@
 //! The process's metrics, in one registry that `GET /metrics` renders for Prometheus.
 //!
 //! Whatever counts calls a small function here, so names, labels and buckets are defined once.
-//! Label values come from fixed sets (`&'static str` cache names, route patterns, status codes):
+//! Label values come from fixed sets (`CacheName`s, route patterns, status codes):
 //! a label fed from a URL or a user's input would make a new series per value and swamp Prometheus.
 //! A labelled series appears at its first count.
 
@@ -14,6 +14,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use sqlx::PgPool;
+
+use crate::cache::CacheName;
 
 /// The media type of the text exposition format `render` writes.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
@@ -37,45 +39,51 @@ impl CacheOutcome {
     }
 }
 
-/// A lookup in `cache` (`course`, `catalog_page`, `cart`, …) found the value.
-pub fn cache_hit(cache: &'static str) {
+/// A lookup in `cache` found the value.
+pub fn cache_hit(cache: CacheName) {
     cache_lookup(cache, CacheOutcome::Hit);
 }
 
 /// A lookup in `cache` did not find the value.
-pub fn cache_miss(cache: &'static str) {
+pub fn cache_miss(cache: CacheName) {
     cache_lookup(cache, CacheOutcome::Miss);
 }
 
 /// A lookup in `cache` could not ask Redis (down, slow, cooling down).
-pub fn cache_error(cache: &'static str) {
+pub fn cache_error(cache: CacheName) {
     cache_lookup(cache, CacheOutcome::Error);
 }
 
-fn cache_lookup(cache: &'static str, outcome: CacheOutcome) {
+fn cache_lookup(cache: CacheName, outcome: CacheOutcome) {
     METRICS
         .cache_requests
-        .with_label_values(&[cache, outcome.as_str()])
+        .with_label_values(&[cache.as_str(), outcome.as_str()])
         .inc();
 }
 
 /// A value of `cache` was recomputed from the store. Fewer than the misses when concurrent misses
 /// share one recomputation (no stampede).
-pub fn cache_rebuild(cache: &'static str) {
-    METRICS.cache_rebuilds.with_label_values(&[cache]).inc();
+pub fn cache_rebuild(cache: CacheName) {
+    METRICS
+        .cache_rebuilds
+        .with_label_values(&[cache.as_str()])
+        .inc();
 }
 
 /// Lookups in `cache` with `outcome` so far in this process (for tests and load scenarios).
-pub fn cache_requests(cache: &'static str, outcome: CacheOutcome) -> u64 {
+pub fn cache_requests(cache: CacheName, outcome: CacheOutcome) -> u64 {
     METRICS
         .cache_requests
-        .with_label_values(&[cache, outcome.as_str()])
+        .with_label_values(&[cache.as_str(), outcome.as_str()])
         .get()
 }
 
 /// Recomputations of `cache` values so far in this process (for tests and load scenarios).
-pub fn cache_rebuilds(cache: &'static str) -> u64 {
-    METRICS.cache_rebuilds.with_label_values(&[cache]).get()
+pub fn cache_rebuilds(cache: CacheName) -> u64 {
+    METRICS
+        .cache_rebuilds
+        .with_label_values(&[cache.as_str()])
+        .get()
 }
 
 /// One SQL statement was sent to PostgreSQL (called by the web app's statement counter).
@@ -411,8 +419,8 @@ mod tests {
 
     #[test]
     fn every_family_is_defined_once_and_renders() {
-        cache_hit("course");
-        cache_rebuild("course");
+        cache_hit(CacheName::Course);
+        cache_rebuild(CacheName::Course);
         http_request("GET", "/courses/{slug}", 200, Duration::from_millis(3));
         let text = render().expect("renders");
         for family in [

@@ -6,6 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use sqlx::PgPool;
 
+use shop::cache::CacheName;
 use shop::events::Outbox;
 use shop::metrics::{self, CacheOutcome};
 use shop::orders::Orders;
@@ -15,12 +16,12 @@ use super::health::{Probes, StoreStatus, check_stores};
 use crate::layout::{Layout, ShopInfo};
 use crate::visitor::Visitor;
 
-/// The caches whose figures the page shows (the names `shop::metrics` counts them under).
-const CACHES: [(&str, &str); 4] = [
-    ("course", "course pages"),
-    ("catalog_page", "catalog list pages"),
-    ("categories", "categories"),
-    ("cart", "carts"),
+/// The caches whose figures the page shows.
+const CACHES: [(CacheName, &str); 4] = [
+    (CacheName::Course, "course pages"),
+    (CacheName::CatalogPage, "catalog list pages"),
+    (CacheName::Categories, "categories"),
+    (CacheName::Cart, "carts"),
 ];
 
 pub struct CacheFigures {

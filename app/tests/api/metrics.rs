@@ -23,8 +23,8 @@ async fn metrics_answers_in_the_prometheus_text_format() {
     let app = TestApp::seeded().await;
     assert_eq!(app.get("/").await.status, 200);
     // cache lookups are counted by the step-3 stores; any in this process shows up here
-    shop::metrics::cache_miss("course");
-    shop::metrics::cache_rebuild("course");
+    shop::metrics::cache_miss(shop::cache::CacheName::Course);
+    shop::metrics::cache_rebuild(shop::cache::CacheName::Course);
 
     let page = app.get("/metrics").await;
     assert_eq!(page.status, 200);

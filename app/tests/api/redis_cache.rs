@@ -1,5 +1,6 @@
 //! Tutorial step 3 over HTTP: Redis as the shop's shared cache.
 
+use shop::cache::CacheName;
 use shop::catalog::seed::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
 use shop::metrics;
 
@@ -152,7 +153,7 @@ async fn an_instructors_edit_is_visible_at_once_on_another_instance() {
 async fn concurrent_misses_of_one_course_rebuild_it_once() {
     let app = TestApp::with_redis().await;
     let path = format!("/courses/{}", seed::course(21).slug);
-    let before = metrics::cache_rebuilds("course");
+    let before = metrics::cache_rebuilds(CacheName::Course);
     let pages = futures::future::join_all((0..20).map(|_| {
         let browser = app.other_browser();
         let path = path.clone();
@@ -161,7 +162,7 @@ async fn concurrent_misses_of_one_course_rebuild_it_once() {
     .await;
     assert!(pages.iter().all(|status| *status == 200), "{pages:?}");
     assert_eq!(
-        metrics::cache_rebuilds("course") - before,
+        metrics::cache_rebuilds(CacheName::Course) - before,
         1,
         "twenty concurrent misses, one read of PostgreSQL"
     );

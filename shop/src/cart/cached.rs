@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{CartError, CartId, CartLine, CartOwner, CartStore};
-use crate::cache::{CacheError, Redis};
+use crate::cache::{CacheError, CacheName, Redis, retry_in_background};
 use crate::ids::{CourseId, UserId};
 use crate::metrics;
 use crate::money::Money;
@@ -96,34 +96,22 @@ impl CachedCartStore {
     /// Before a write to the store: no copy is served from here on, whatever happens next. (Best
     /// effort; `written` after the write is what makes sure.)
     async fn writing(&self, owner: CartOwner) {
-        let _ = self.drop_copy(owner).await;
+        let _ = drop_copy(self.redis.clone(), self.keys(owner)).await;
     }
 
     /// After a write to the store, whatever its outcome (a write that timed out may still have
     /// reached the store): a new generation and no cached copy. If Redis cannot be told,
     /// readers skip it for a moment anyway; the copy is retried in the background until dropped.
     async fn written(&self, owner: CartOwner) {
-        if let Err(error) = self.drop_copy(owner).await {
+        let (redis, keys) = (self.redis.clone(), self.keys(owner));
+        if let Err(error) = drop_copy(redis.clone(), keys.clone()).await {
             tracing::warn!(%error, "could not drop a cached cart; retrying in the background");
-            let (redis, keys) = (self.redis.clone(), self.keys(owner));
-            tokio::spawn(async move {
-                for _ in 0..CART_TTL.as_secs() {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if drop_copy(&redis, &keys).await.is_ok() {
-                        return;
-                    }
-                }
-            });
+            retry_in_background(CART_TTL, move || drop_copy(redis.clone(), keys.clone()));
         }
-    }
-
-    async fn drop_copy(&self, owner: CartOwner) -> Result<(), CacheError> {
-        drop_copy(&self.redis, &self.keys(owner)).await
     }
 }
 
-async fn drop_copy(redis: &Redis, (copy, generation): &(String, String)) -> Result<(), CacheError> {
-    let (copy, generation) = (copy.clone(), generation.clone());
+async fn drop_copy(redis: Redis, (copy, generation): (String, String)) -> Result<(), CacheError> {
     redis
         .run(|mut redis| async move {
             redis::pipe()
@@ -146,15 +134,15 @@ impl CartStore for CachedCartStore {
         let (copy, generation_key) = self.keys(owner);
         let generation = match self.cached(&copy).await {
             Ok(Some(lines)) => {
-                metrics::cache_hit("cart");
+                metrics::cache_hit(CacheName::Cart);
                 return Ok(lines);
             }
             Ok(None) => {
-                metrics::cache_miss("cart");
+                metrics::cache_miss(CacheName::Cart);
                 self.generation(&generation_key).await.ok()
             }
             Err(_) => {
-                metrics::cache_error("cart");
+                metrics::cache_error(CacheName::Cart);
                 None
             }
         };

@@ -21,7 +21,7 @@ use super::query::CatalogQuery;
 use super::{Category, Course, CourseSlug, SearchResults};
 use redis::AsyncCommands;
 
-use crate::cache::{CacheError, Redis};
+use crate::cache::{CacheError, CacheName, Redis, retry_in_background};
 use crate::metrics;
 
 /// A course page changes only when its instructor edits it, which invalidates it at once: the TTL
@@ -91,11 +91,11 @@ impl CatalogCache {
         // The version is in the course key too: a request that read the course just before an
         // edit and stores it just after stores it under the old version, which nobody reads.
         let Some(version) = self.version().await else {
-            metrics::cache_error("course");
+            metrics::cache_error(CacheName::Course);
             return load().await.map(from_database);
         };
         let key = self.redis.key(&format!("catalog:course:v{version}:{slug}"));
-        self.cached("course", key, load, |course: &Option<Course>| {
+        self.cached(CacheName::Course, key, load, |course: &Option<Course>| {
             if course.is_some() {
                 COURSE_TTL
             } else {
@@ -115,7 +115,7 @@ impl CatalogCache {
     {
         let Some(version) = self.version().await else {
             // without the version no key is safe to read: go to the store
-            metrics::cache_error("catalog_page");
+            metrics::cache_error(CacheName::CatalogPage);
             return load().await.map(from_database);
         };
         let page = query.page_number();
@@ -123,7 +123,8 @@ impl CatalogCache {
             "catalog:page:v{version}:{}",
             query.to_query_string(Some(page))
         ));
-        self.cached("catalog_page", key, load, |_| PAGE_TTL).await
+        self.cached(CacheName::CatalogPage, key, load, |_| PAGE_TTL)
+            .await
     }
 
     pub async fn categories<E, Fut>(&self, load: impl FnOnce() -> Fut) -> Result<Vec<Category>, E>
@@ -132,7 +133,7 @@ impl CatalogCache {
     {
         let key = self.redis.key("catalog:categories");
         Ok(self
-            .cached("categories", key, load, |_| CATEGORIES_TTL)
+            .cached(CacheName::Categories, key, load, |_| CATEGORIES_TTL)
             .await?
             .value)
     }
@@ -145,16 +146,13 @@ impl CatalogCache {
     pub async fn course_changed(&self, slug: &CourseSlug) {
         if let Err(error) = self.invalidate().await {
             tracing::warn!(%error, %slug, "could not invalidate the cached catalog; retrying in the background");
-            let cache = self.clone();
-            let slug = slug.clone();
-            tokio::spawn(async move {
-                let deadline = tokio::time::Instant::now() + COURSE_TTL;
-                while tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if cache.invalidate().await.is_ok() {
-                        tracing::info!(%slug, "the cached catalog is invalidated");
-                        return;
-                    }
+            let (cache, slug) = (self.clone(), slug.clone());
+            retry_in_background(COURSE_TTL, move || {
+                let (cache, slug) = (cache.clone(), slug.clone());
+                async move {
+                    cache.invalidate().await?;
+                    tracing::info!(%slug, "the cached catalog is invalidated");
+                    Ok::<(), CacheError>(())
                 }
             });
         }
@@ -181,7 +179,7 @@ impl CatalogCache {
     /// Cache-aside with a single rebuild per key at a time.
     async fn cached<T, E, Fut>(
         &self,
-        cache: &'static str,
+        cache: CacheName,
         key: String,
         load: impl FnOnce() -> Fut,
         ttl: impl Fn(&T) -> Duration,

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::{CartError, CartId, CartLine, CartOwner, CartStore};
 use crate::ids::{CourseId, UserId};
-use crate::outage::Outage;
+use crate::outage::{Away, StoreError, StoreGuard, Verdict};
 use crate::settings::CosmosSettings;
 pub use connection::{ClientBuilderFactory, ConnectError, cart_container_properties};
 pub use document::{CartDocument, USER_CART_TTL_SECONDS, VISITOR_CART_TTL_SECONDS, document_id};
@@ -38,7 +38,7 @@ struct Inner {
     /// Opened on first use, so the shop starts (and browsing works) while Cosmos is unreachable;
     /// a failed opening is tried again by the next request.
     container: OnceCell<ContainerClient>,
-    outage: Outage,
+    guard: StoreGuard,
 }
 
 /// Why a cart change gave up although Cosmos answered.
@@ -78,7 +78,7 @@ impl CosmosCartStore {
                 settings,
                 builder,
                 container: OnceCell::new(),
-                outage: Outage::default(),
+                guard: StoreGuard::default(),
             }),
         }
     }
@@ -129,30 +129,19 @@ impl CosmosCartStore {
         &self,
         operation: impl Future<Output = Result<T, CartError>>,
     ) -> Result<T, CartError> {
-        if self.inner.outage.skip() {
-            return Err(CartError::Unavailable(Box::new(CoolingDown)));
-        }
-        self.timed(operation).await
+        let budget = self.inner.settings.timeout;
+        let outcome = self.inner.guard.run(budget, operation).await;
+        outcome.map_err(unavailable)
     }
 
-    /// Runs one operation within the time budget and records whether Cosmos answered.
+    /// Runs one operation within the time budget even while Cosmos cools down (for the probe).
     async fn timed<T>(
         &self,
         operation: impl Future<Output = Result<T, CartError>>,
     ) -> Result<T, CartError> {
-        let outage = &self.inner.outage;
         let budget = self.inner.settings.timeout;
-        let result = match tokio::time::timeout(budget, operation).await {
-            Ok(result) => result,
-            Err(_) => Err(CartError::Unavailable(Box::new(TimedOut(budget)))),
-        };
-        match &result {
-            // one cart that others keep changing is that cart's problem, not Cosmos being down
-            Err(CartError::Unavailable(error)) if !error.is::<Contention>() => outage.failed(),
-            Err(CartError::Unavailable(_)) => {}
-            _ => outage.succeeded(),
-        }
-        result
+        let outcome = self.inner.guard.probe(budget, operation).await;
+        outcome.map_err(unavailable)
     }
 
     async fn read(&self, id: &str) -> Result<Found, CartError> {
@@ -256,6 +245,27 @@ fn contention_pause(attempt: u32) -> Duration {
 fn is_transient(error: &CosmosError) -> bool {
     let status = error.status();
     status.is_transient() || status.is_gone() || u16::from(status.status_code()) >= 500
+}
+
+impl StoreError for CartError {
+    fn verdict(&self) -> Verdict {
+        match self {
+            // one cart that others keep changing is that cart's problem, not Cosmos being down
+            CartError::Unavailable(error) if error.is::<Contention>() => Verdict::Neither,
+            CartError::Unavailable(_) => Verdict::Away,
+            // Cosmos answered (a 404 or 412 is handled where it is asked, and is no error here)
+            CartError::Failed(_) => Verdict::Answered,
+        }
+    }
+}
+
+/// The one place the guard's outcome becomes the cart's error.
+fn unavailable(away: Away<CartError>) -> CartError {
+    match away {
+        Away::CoolingDown => CartError::Unavailable(Box::new(CoolingDown)),
+        Away::TimedOut(budget) => CartError::Unavailable(Box::new(TimedOut(budget))),
+        Away::Failed(error) => error,
+    }
 }
 
 fn classify(error: CosmosError) -> CartError {

@@ -6,7 +6,6 @@ pub mod forms;
 pub mod layout;
 pub mod metrics;
 pub mod next_path;
-pub mod outbox_relay;
 pub mod respond;
 pub mod routes;
 pub mod security_headers;

@@ -1,9 +1,10 @@
 //! A PostgreSQL database of each test's own, created on the server `TEST_DATABASE_URL` names.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -11,6 +12,7 @@ use shop::catalog::seed;
 use shop::database::MIGRATOR;
 
 use crate::cleanup::run_to_completion;
+use crate::proxy::TcpProxy;
 
 /// The server the tests create their databases on. `TEST_DATABASE_URL` points elsewhere if needed.
 pub fn admin_url() -> String {
@@ -25,6 +27,18 @@ pub fn database_url(name: &str) -> String {
         .rsplit_once('/')
         .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{name}")
+}
+
+/// The URL of `database` with `proxy` in the way (a proxy started in front of the PostgreSQL server),
+/// so a test can cut PostgreSQL away.
+pub fn url_through(proxy: &TcpProxy, database: &TestDatabase) -> String {
+    let options = PgConnectOptions::from_str(&database.url).expect("a valid URL");
+    format!(
+        "postgres://{}@{}/{}",
+        options.get_username(),
+        proxy.address,
+        database.name
+    )
 }
 
 /// Courses in the shared test catalog: enough for several pages in every category.

@@ -1,19 +1,19 @@
 //! The test harness: a fresh database per test, the app in-process on a free port, a browser-like client.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use app::startup::Application;
 use shop::catalog::seed;
 use shop::settings::Settings;
+use testkit::InProcess;
 
-// the databases and the proxy live in the workspace's testkit crate, shared with other crates' tests
-pub use testkit::{TcpProxy, TestDatabase, TestPgBouncer, TestRabbit};
+// the databases, the proxy, settings and polling live in the workspace's testkit crate, shared with
+// the worker's tests
+pub use testkit::{TcpProxy, TestDatabase, TestPgBouncer, TestRabbit, eventually, settings_for};
 
 /// The shop, running in this process on a free port against a database of the test's own.
 pub struct TestApp {
@@ -30,25 +30,6 @@ impl TestApp {
     pub fn database_name(&self) -> &str {
         &self.database.name
     }
-}
-
-/// Settings as the shop would read them, with the test's database and overrides.
-pub fn settings_for(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
-    let mut env = vec![
-        ("DATABASE_URL", database_url),
-        ("PORT", "0"),
-        ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
-        // the monolith unless a test asks for a later step
-        ("SHOP_STEP", "0"),
-    ];
-    env.extend_from_slice(overrides);
-    Settings::from_lookup(|name| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("valid test settings")
 }
 
 impl TestApp {
@@ -207,15 +188,7 @@ impl TestApp {
         overrides: Vec<(&'static str, String)>,
     ) -> TestApp {
         let url = match proxy {
-            Some(proxy) => {
-                let options = PgConnectOptions::from_str(&database.url).expect("valid url");
-                format!(
-                    "postgres://{}@{}/{}",
-                    options.get_username(),
-                    proxy.address,
-                    database.name
-                )
-            }
+            Some(proxy) => testkit::url_through(proxy, &database),
             None => database.url.clone(),
         };
         TestApp::start_at(database, url, overrides).await
@@ -227,7 +200,7 @@ impl TestApp {
         url: String,
         overrides: Vec<(&'static str, String)>,
     ) -> TestApp {
-        telemetry_for_tests();
+        testkit::telemetry_for_tests(app::telemetry::init);
         let overrides: Vec<(&str, &str)> = overrides
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
@@ -521,16 +494,6 @@ fn redis_url() -> String {
 pub const EMULATOR_KEY: &str =
     "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 
-fn telemetry_for_tests() {
-    // logs only when asked for: TEST_LOG=1 cargo test
-    if std::env::var("TEST_LOG").is_ok() {
-        app::telemetry::init(shop::settings::LogFormat::Pretty);
-    } else {
-        // `courseshop_postgres_queries_total` counts through tracing, logs or not
-        shop::telemetry::init_without_logs();
-    }
-}
-
 /// A second browser on the same shop: another visitor, with cookies of its own.
 pub struct Browser<'a> {
     app: &'a TestApp,
@@ -562,11 +525,11 @@ impl Browser<'_> {
     }
 }
 
-/// The enrollment worker, in this process, consuming from `rabbit` for `app`'s database.
+/// The enrollment worker, in this process, consuming from `rabbit` for `app`'s database. (The
+/// worker's own tests have a `TestWorker` of their own, over the same `testkit::InProcess`.)
 pub struct TestWorker {
     pub health: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    running: InProcess<anyhow::Result<()>>,
 }
 
 impl TestWorker {
@@ -576,51 +539,17 @@ impl TestWorker {
 
     /// A worker reaching the database at `database_url` (e.g. through PgBouncer).
     pub async fn start_at(database_url: &str, rabbit: &TestRabbit) -> TestWorker {
-        let mut env = vec![
-            ("DATABASE_URL", database_url.to_string()),
-            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_string()),
-            ("WORKER_PORT", "0".to_string()),
-        ];
-        env.extend(rabbit.overrides());
-        let settings = shop::settings::WorkerSettings::from_lookup(|name| {
-            env.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.clone())
-        })
-        .expect("valid worker settings");
+        let settings = testkit::worker_settings_for(database_url, &rabbit.overrides());
         let worker = worker::Worker::build(&settings)
             .await
             .expect("the worker binds its port");
         let health = format!("http://127.0.0.1:{}", worker.health_port());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(worker.run_until(async {
-            let _ = stopped.await;
-        }));
-        TestWorker { health, stop, task }
+        let running = InProcess::spawn(|stop| worker.run_until(stop));
+        TestWorker { health, running }
     }
 
     /// Stops it as SIGTERM would: in-flight messages are finished first.
     pub async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("the worker task ends")
-            .expect("the worker stops cleanly");
-    }
-}
-
-/// Polls `check` every 50 ms until it holds; fails the test with `what` after `within`.
-pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.running.stop().await.expect("the worker stops cleanly");
     }
 }

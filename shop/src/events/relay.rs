@@ -1,5 +1,6 @@
-//! The outbox relay (step 4): publishes the `OrderPlaced` rows checkout wrote, in the background of
-//! every app instance.
+//! The outbox relay (step 4): publishes the `OrderPlaced` rows checkout wrote to the outbox
+//! (`super::outbox`), in the background of every app instance (the app starts it in
+//! `app/src/startup.rs` when `ENROLLMENT=async`).
 //!
 //! Safe with many instances: each claims a batch with `FOR UPDATE SKIP LOCKED`, so no row is sent
 //! by two relays at once. Woken by `LISTEN outbox_pending` the moment a checkout commits, and polls
@@ -18,12 +19,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use shop::database::{self, StoreError};
-use shop::events::broker::{self, BrokerNames};
-use shop::events::{Outbox, PendingEvent, outbox};
-use shop::metrics;
-use shop::orders::Orders;
-use shop::settings::{DatabaseSettings, EventSettings};
+use crate::database::{self, StoreError};
+use crate::events::broker::{self, BrokerNames};
+use crate::events::{Outbox, PendingEvent, outbox};
+use crate::metrics;
+use crate::orders::Orders;
+use crate::settings::{DatabaseSettings, EventSettings};
 
 /// How long the broker may take to take and confirm a whole batch before the relay gives up on the
 /// connection.

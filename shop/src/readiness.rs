@@ -1,9 +1,172 @@
-//! What a readiness probe may say about a store that is down. Probes are public (a load balancer
-//! or platform reads them, and so can anyone), so they give a short cause category; the store's
-//! own error text, which can name hosts, users and versions, goes to the logs only.
+//! The readiness probe (`/readyz`) of the web app and of the enrollment worker: each store checked
+//! in time, and the verdict. Probes are public (a load balancer or platform reads them, and so can
+//! anyone), so a store that is down gets a short cause category; the store's own error text, which
+//! can name hosts, users and versions, goes to the logs only.
 
 use std::error::Error;
+use std::future::Future;
 use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// A store slower than this to answer counts as down: probes (Container Apps, Kubernetes) give up
+/// after one second, and a probe that times out tells the platform less than a prompt "down".
+pub const CHECK_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Up,
+    Down(DownCause),
+}
+
+impl Status {
+    pub fn is_up(self) -> bool {
+        self == Status::Up
+    }
+
+    /// Why it is down; `None` when up.
+    pub fn cause(self) -> Option<DownCause> {
+        match self {
+            Status::Up => None,
+            Status::Down(cause) => Some(cause),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down(_) => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One store as `/readyz` shows it:
+/// `{"name", "role", "critical", "status": "up"|"down", "latencyMs"?, "cause"?}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStatus {
+    pub name: &'static str,
+    pub role: &'static str,
+    /// Whether the process cannot serve without it: only a critical store's outage makes `/readyz`
+    /// 503.
+    pub critical: bool,
+    pub status: Status,
+    /// How long the check took, in milliseconds; `None` for a state known without a check (the
+    /// worker's RabbitMQ consumer).
+    pub latency_ms: Option<f64>,
+}
+
+impl StoreStatus {
+    /// Why it is down, as a category; `None` when up.
+    pub fn cause(&self) -> Option<DownCause> {
+        self.status.cause()
+    }
+}
+
+impl Serialize for StoreStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = 4 + usize::from(self.latency_ms.is_some()) + usize::from(!self.status.is_up());
+        let mut store = serializer.serialize_struct("StoreStatus", fields)?;
+        store.serialize_field("name", self.name)?;
+        store.serialize_field("role", self.role)?;
+        store.serialize_field("critical", &self.critical)?;
+        store.serialize_field("status", self.status.as_str())?;
+        match self.latency_ms {
+            Some(latency) => store.serialize_field("latencyMs", &latency)?,
+            None => store.skip_field("latencyMs")?,
+        }
+        match self.status {
+            Status::Down(cause) => store.serialize_field("cause", &cause)?,
+            Status::Up => store.skip_field("cause")?,
+        }
+        store.end()
+    }
+}
+
+/// Runs `probe` for at most [`CHECK_TIMEOUT`] and says what it found, logging why a store is down.
+pub async fn check<E: Error + 'static>(
+    name: &'static str,
+    role: &'static str,
+    critical: bool,
+    probe: impl Future<Output = Result<(), E>>,
+) -> StoreStatus {
+    let started = Instant::now();
+    // boxed: the stores' futures are deep, and a caller's future holding several of them inline
+    // overflows the compiler's layout depth limit
+    let status = match tokio::time::timeout(CHECK_TIMEOUT, Box::pin(probe)).await {
+        Ok(Ok(())) => Status::Up,
+        Ok(Err(error)) => {
+            tracing::warn!(store = name, error = %chain_text(&error), "store check failed");
+            Status::Down(DownCause::of(&error))
+        }
+        Err(_) => {
+            tracing::warn!(
+                store = name,
+                timeout_ms = CHECK_TIMEOUT.as_millis(),
+                "store check got no answer in time"
+            );
+            Status::Down(DownCause::Timeout)
+        }
+    };
+    StoreStatus {
+        name,
+        role,
+        critical,
+        status,
+        latency_ms: Some((started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0),
+    }
+}
+
+/// The probe's overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every store is up.
+    Ready,
+    /// A store that is not critical is down: the process serves, with less.
+    Degraded,
+    /// A critical store is down: take the process out of the load balancer (503).
+    Unavailable,
+}
+
+/// The body of `/readyz`: `{"status": "ready"|"degraded"|"unavailable", "stores": [...]}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Readiness {
+    pub status: Verdict,
+    pub stores: Vec<StoreStatus>,
+}
+
+impl Readiness {
+    /// The verdict on `stores`: unavailable when a critical store is down, degraded when only
+    /// others are, ready when all are up.
+    pub fn of(stores: Vec<StoreStatus>) -> Readiness {
+        let mut down = stores.iter().filter(|store| !store.status.is_up());
+        let status = if down.clone().any(|store| store.critical) {
+            Verdict::Unavailable
+        } else if down.next().is_some() {
+            Verdict::Degraded
+        } else {
+            Verdict::Ready
+        };
+        Readiness { status, stores }
+    }
+
+    /// The HTTP status to answer with: 503 only when a critical store is down, so that an outage
+    /// of a store the process can do without does not take every instance out of the load balancer.
+    pub fn http_status(&self) -> u16 {
+        match self.status {
+            Verdict::Ready | Verdict::Degraded => 200,
+            Verdict::Unavailable => 503,
+        }
+    }
+}
 
 /// Why a store counts as down, in words an operator can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -142,6 +305,58 @@ mod tests {
         for (text, cause) in cases {
             assert_eq!(DownCause::of(&Flattened(text.to_string())), cause, "{text}");
         }
+    }
+
+    fn store(name: &'static str, critical: bool, status: Status) -> StoreStatus {
+        StoreStatus {
+            name,
+            role: "a role",
+            critical,
+            status,
+            latency_ms: Some(1.5),
+        }
+    }
+
+    #[test]
+    fn stores_serialize_as_the_probes_always_have() {
+        let up = serde_json::to_string(&store("postgres", true, Status::Up)).expect("serializes");
+        assert_eq!(
+            up,
+            r#"{"name":"postgres","role":"a role","critical":true,"status":"up","latencyMs":1.5}"#
+        );
+        let down = StoreStatus {
+            latency_ms: None,
+            ..store("rabbitmq", true, Status::Down(DownCause::Connecting))
+        };
+        assert_eq!(
+            serde_json::to_string(&down).expect("serializes"),
+            r#"{"name":"rabbitmq","role":"a role","critical":true,"status":"down","cause":"connecting"}"#
+        );
+    }
+
+    #[test]
+    fn only_a_critical_store_down_makes_the_probe_unavailable() {
+        let ready = Readiness::of(vec![store("postgres", true, Status::Up)]);
+        assert_eq!((ready.status, ready.http_status()), (Verdict::Ready, 200));
+        let degraded = Readiness::of(vec![
+            store("postgres", true, Status::Up),
+            store("cosmos", false, Status::Down(DownCause::Refused)),
+        ]);
+        assert_eq!(
+            (degraded.status, degraded.http_status()),
+            (Verdict::Degraded, 200)
+        );
+        let unavailable = Readiness::of(vec![
+            store("postgres", true, Status::Down(DownCause::Timeout)),
+            store("cosmos", false, Status::Up),
+        ]);
+        assert_eq!(
+            (unavailable.status, unavailable.http_status()),
+            (Verdict::Unavailable, 503)
+        );
+        let body = serde_json::to_value(&unavailable).expect("serializes");
+        assert_eq!(body["status"], "unavailable");
+        assert_eq!(body["stores"][0]["cause"], "timeout");
     }
 
     #[test]

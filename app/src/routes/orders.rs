@@ -220,14 +220,10 @@ pub async fn order_status(
         return Err(sign_in_required());
     }
     let order = order_of(user, &orders, &id).await?;
-    let status = match order.status {
-        OrderStatus::Paid => "paid",
-        OrderStatus::Enrolled => "enrolled",
-    };
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(StatusBody {
-            status,
+            status: order.status.as_str(),
             label: order.status.label(),
         }))
 }

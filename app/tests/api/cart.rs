@@ -1,6 +1,11 @@
 //! The cart as a visitor uses it (step 0: PostgreSQL).
 
 use shop::catalog::seed;
+use shop::enrollment::insert_enrollments;
+use shop::ids::{CourseId, UserId};
+use shop::money::Money;
+use shop::orders::{NewOrderItem, OrderStatus, insert_order};
+use uuid::Uuid;
 
 use crate::helpers::{Page, TestApp};
 
@@ -182,16 +187,39 @@ async fn unpublished_courses_cannot_be_added_and_leave_the_total() {
 async fn an_owned_course_is_refused_with_a_message() {
     let app = TestApp::seeded().await;
     app.register("ada@example.com", "Ada", PASSWORD).await;
-    sqlx::raw_sql(
-        "WITH u AS (SELECT id FROM users WHERE email = 'ada@example.com'),
-              o AS (INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
-                    SELECT 1, id, 'enrolled', 0, 'USD', gen_random_uuid() FROM u RETURNING user_id, id)
-         INSERT INTO enrollments (user_id, course_id, order_id)
-         SELECT o.user_id, c.id, o.id FROM o, courses c WHERE c.id = (SELECT min(id) FROM courses)",
+    // Ada owns the catalog's first course: an order of it, enrolled
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("Ada");
+    let (course, title, price): (i64, String, i64) = sqlx::query_as(
+        "SELECT id, title, price_cents FROM courses WHERE id = (SELECT min(id) FROM courses)",
     )
-    .execute(&app.pool)
+    .fetch_one(&app.pool)
     .await
-    .expect("enroll");
+    .expect("the first course");
+    let (user, course) = (UserId(user), CourseId(course));
+    let item = NewOrderItem {
+        course,
+        title,
+        price: Money::from_cents(price).expect("a price"),
+    };
+    let mut tx = app.pool.begin().await.expect("a transaction");
+    let order = insert_order(
+        &mut tx,
+        user,
+        OrderStatus::Enrolled,
+        Uuid::new_v4(),
+        &[item],
+        None,
+    )
+    .await
+    .expect("an order")
+    .expect("a new idempotency key");
+    insert_enrollments(&mut tx, user, order, &[course])
+        .await
+        .expect("enroll");
+    tx.commit().await.expect("the order commits");
     let slug: String =
         sqlx::query_scalar("SELECT slug FROM courses WHERE id = (SELECT min(id) FROM courses)")
             .fetch_one(&app.pool)

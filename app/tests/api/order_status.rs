@@ -7,7 +7,7 @@
 
 use shop::catalog::seed;
 use shop::ids::OrderId;
-use shop::orders::SimulatedPaymentGateway;
+use shop::orders::{OrderStatus, SimulatedPaymentGateway};
 
 use crate::helpers::{Page, TestApp};
 
@@ -35,8 +35,9 @@ impl TestApp {
             .execute(&self.pool)
             .await
             .expect("enrollments deleted");
-        sqlx::query("UPDATE orders SET status = 'paid' WHERE id = $1")
+        sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")
             .bind(id)
+            .bind(OrderStatus::Paid.as_str())
             .execute(&self.pool)
             .await
             .expect("order set back to paid");
@@ -53,8 +54,9 @@ impl TestApp {
         .execute(&self.pool)
         .await
         .expect("enrollments inserted");
-        sqlx::query("UPDATE orders SET status = 'enrolled' WHERE id = $1")
+        sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")
             .bind(id)
+            .bind(OrderStatus::Enrolled.as_str())
             .execute(&self.pool)
             .await
             .expect("order enrolled");

@@ -12,6 +12,9 @@ use super::seed_data::{
 };
 use super::{Level, slugify};
 use crate::database::StoreError;
+use crate::enrollment::insert_enrollments;
+use crate::ids::CourseId;
+use crate::orders::{NewOrderItem, OrderStatus, insert_order};
 
 /// Courses seeded when no number is given.
 pub const DEFAULT_COURSES: u32 = 500;
@@ -262,39 +265,44 @@ pub async fn seed_demo_accounts(pool: &PgPool) -> Result<DemoReport, StoreError>
     .await?
     .rows_affected();
 
+    let student = sqlx::query_scalar!(
+        r#"SELECT id AS "id: crate::ids::UserId" FROM users WHERE email = $1"#,
+        DEMO_STUDENT
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     for (index, numbers) in DEMO_ORDERS.iter().enumerate() {
         let slugs: Vec<String> = numbers.iter().map(|n| course(*n).slug).collect();
         // a fixed key per demo order, so seeding again finds the order instead of adding one
         let key = uuid::Uuid::from_u128(0xDE30_0000_0000_4000_8000_0000_0000_0000 + index as u128);
-        let added = sqlx::query!(
-            r#"WITH student AS (SELECT id FROM users WHERE email = $1),
-                    bought AS (SELECT id, title, price_cents FROM courses WHERE slug = ANY($2)),
-                    placed AS (
-                        INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, created_at)
-                        SELECT next_order_id(student.id), student.id, 'enrolled',
-                               (SELECT coalesce(sum(price_cents), 0) FROM bought), $3, $4,
-                               now() - make_interval(days => $5)
-                        FROM student
-                        WHERE EXISTS (SELECT 1 FROM bought)
-                        ON CONFLICT (user_id, idempotency_key) DO NOTHING
-                        RETURNING id, user_id),
-                    items AS (
-                        INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
-                        SELECT placed.user_id, placed.id, bought.id, bought.title, bought.price_cents
-                        FROM placed, bought)
-               INSERT INTO enrollments (user_id, course_id, order_id)
-               SELECT placed.user_id, bought.id, placed.id FROM placed, bought
-               ON CONFLICT (user_id, course_id) DO NOTHING"#,
-            DEMO_STUDENT,
-            &slugs,
-            crate::money::CURRENCY,
-            key,
-            (30 - 10 * index) as i32
+        let items: Vec<NewOrderItem> = sqlx::query_as!(
+            NewOrderItem,
+            r#"SELECT id AS "course: _", title, price_cents AS "price: _"
+               FROM courses WHERE slug = ANY($1) ORDER BY id"#,
+            &slugs
         )
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
+        .await?;
+        if items.is_empty() {
+            continue;
+        }
+        let placed_at = Utc::now() - ChronoDuration::days(30 - 10 * index as i64);
+        let Some(order) = insert_order(
+            &mut tx,
+            student,
+            OrderStatus::Enrolled,
+            key,
+            &items,
+            Some(placed_at),
+        )
         .await?
-        .rows_affected();
-        report.orders_added += u64::from(added > 0);
+        else {
+            continue;
+        };
+        let mut courses: Vec<CourseId> = items.iter().map(|item| item.course).collect();
+        courses.sort();
+        insert_enrollments(&mut tx, student, order, &courses).await?;
+        report.orders_added += 1;
     }
     tx.commit().await?;
     Ok(report)

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::database::StoreError;
 use crate::events::OrderPlaced;
 use crate::ids::{CourseId, OrderId, UserId};
+use crate::orders::OrderStatus;
 
 /// Enrolls `user` in `courses` for `order`, inside the caller's transaction. A course the student
 /// already has keeps its first enrollment: repeating this is harmless (the key is user and course).
@@ -67,7 +68,7 @@ pub async fn enroll_order(pool: &PgPool, event: &OrderPlaced) -> Result<Enrolled
     let mut tx = pool.begin().await?;
     // the order row locked, so two deliveries of one event cannot both see it paid
     let Some(status) = sqlx::query_scalar!(
-        "SELECT status FROM orders WHERE user_id = $1 AND id = $2 FOR UPDATE",
+        r#"SELECT status AS "status: OrderStatus" FROM orders WHERE user_id = $1 AND id = $2 FOR UPDATE"#,
         user.0,
         order.0
     )
@@ -90,14 +91,15 @@ pub async fn enroll_order(pool: &PgPool, event: &OrderPlaced) -> Result<Enrolled
     if bought != announced {
         return Err(EnrollError::ItemsDiffer(order));
     }
-    if status == "enrolled" {
+    if status == OrderStatus::Enrolled {
         return Ok(Enrolled::Already);
     }
     let courses = insert_enrollments(&mut tx, user, order, &bought).await?;
     sqlx::query!(
-        "UPDATE orders SET status = 'enrolled', updated_at = now() WHERE user_id = $1 AND id = $2",
+        "UPDATE orders SET status = $3, updated_at = now() WHERE user_id = $1 AND id = $2",
         user.0,
-        order.0
+        order.0,
+        OrderStatus::Enrolled.as_str()
     )
     .execute(&mut *tx)
     .await?;
@@ -140,9 +142,10 @@ pub async fn owned_among(
            UNION
            SELECT i.course_id FROM order_items i
            JOIN orders o ON o.user_id = i.user_id AND o.id = i.order_id
-           WHERE i.user_id = $1 AND i.course_id = ANY($2) AND o.status = 'paid'"#,
+           WHERE i.user_id = $1 AND i.course_id = ANY($2) AND o.status = $3"#,
         user.0,
-        &ids
+        &ids,
+        OrderStatus::Paid.as_str()
     )
     .fetch_all(executor)
     .await?)

@@ -8,12 +8,12 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::payment::{CardNumber, PaymentError, PaymentGateway};
+use super::{NewOrderItem, OrderStatus, insert_order};
 use crate::cart::{CartOwner, CartService, CartServiceError};
 use crate::database::StoreError;
 use crate::enrollment::{insert_enrollments, owned_among};
 use crate::events::{OrderPlaced, OrderPlacedItem, outbox};
 use crate::ids::{CourseId, OrderId, UserId};
-use crate::money::CURRENCY;
 use crate::topology::EnrollmentMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -108,43 +108,27 @@ impl Checkout {
 
         // paid until the worker enrolls it (step 4); enrolled at once when that happens right here
         let status = match self.enrollment {
-            EnrollmentMode::Sync => "enrolled",
-            EnrollmentMode::Async => "paid",
+            EnrollmentMode::Sync => OrderStatus::Enrolled,
+            EnrollmentMode::Async => OrderStatus::Paid,
         };
-        let id = sqlx::query_scalar!(
-            r#"INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
-               VALUES (next_order_id($1), $1, $2, $3, $4, $5)
-               RETURNING id AS "id: OrderId""#,
-            user.0,
-            status,
-            total.cents(),
-            CURRENCY,
-            key
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let courses: Vec<i64> = cart.lines.iter().map(|line| line.course.id.0).collect();
-        let titles: Vec<String> = cart
+        let items: Vec<NewOrderItem> = cart
             .lines
             .iter()
-            .map(|line| line.course.title.clone())
+            .map(|line| NewOrderItem {
+                course: line.course.id,
+                title: line.course.title.clone(),
+                price: line.course.price,
+            })
             .collect();
-        let prices: Vec<i64> = cart
-            .lines
-            .iter()
-            .map(|line| line.course.price.cents())
-            .collect();
-        sqlx::query!(
-            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
-             SELECT $1, $2, * FROM UNNEST($3::bigint[], $4::text[], $5::bigint[])",
-            user.0,
-            id.0,
-            &courses,
-            &titles,
-            &prices
-        )
-        .execute(&mut *tx)
-        .await?;
+        let Some(id) = insert_order(&mut tx, user, status, key, &items, None).await? else {
+            // cannot happen while the lock above is held and no order had the key: but if it
+            // does, the key's order is the answer, as for any replay
+            let id = self
+                .order_for_key(&mut *tx, user, key)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("no order of {user} has key {key}")))?;
+            return Ok(PlacedOrder { id, replayed: true });
+        };
         match self.enrollment {
             EnrollmentMode::Sync => {
                 // sorted, as the worker does: concurrent enrollments lock rows in one order

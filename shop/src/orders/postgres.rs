@@ -16,7 +16,21 @@ pub enum OrderStatus {
     Enrolled,
 }
 
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl OrderStatus {
+    /// As stored in `orders.status` and as `/orders/{id}/status` answers it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Enrolled => "enrolled",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             OrderStatus::Paid => "Paid, enrollment pending",
@@ -73,6 +87,9 @@ impl Orders {
 
     /// How many orders wait for the enrollment worker, and for how long the oldest has.
     pub async fn awaiting_enrollment(&self) -> Result<AwaitingEnrollment, StoreError> {
+        // 'paid' stays a literal (OrderStatus::Paid, see the test below): only then can PostgreSQL
+        // use the partial index `orders_awaiting_enrollment ... WHERE status = 'paid'`, which a
+        // bound status (in a generic plan) does not match
         let row = sqlx::query!(
             r#"SELECT count(*) AS "orders!",
                       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
@@ -135,5 +152,17 @@ impl Orders {
             created_at: head.created_at,
             items,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderStatus;
+
+    #[test]
+    fn statuses_are_stored_as_the_schema_and_the_literal_queries_spell_them() {
+        // migrations: CHECK (status IN ('paid', 'enrolled')), and the partial index on 'paid'
+        assert_eq!(OrderStatus::Paid.as_str(), "paid");
+        assert_eq!(OrderStatus::Enrolled.as_str(), "enrolled");
     }
 }

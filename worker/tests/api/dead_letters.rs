@@ -4,6 +4,7 @@ use lapin::BasicProperties;
 use shop::events::OrderPlaced;
 use shop::events::broker::DEAD_LETTER_REASON_HEADER;
 use shop::ids::{OrderId, UserId};
+use shop::orders::OrderStatus;
 
 use crate::helpers::*;
 
@@ -134,7 +135,7 @@ async fn an_event_whose_courses_are_not_the_orders_is_dead_lettered() {
             .is_some_and(|reason| reason.contains("are not the courses of order")),
         "{letter:?}"
     );
-    assert_eq!(order_status(&pool, &order).await, "paid");
+    assert_eq!(order_status(&pool, &order).await, OrderStatus::Paid);
     assert_eq!(all_enrollments(&pool).await, 0);
     worker.stop().await.expect("the worker stops cleanly");
 }

@@ -1,5 +1,7 @@
 //! The happy path: an `OrderPlaced` event enrolls its order, once however often it arrives.
 
+use shop::orders::OrderStatus;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -11,7 +13,7 @@ async fn an_event_enrolls_its_order_with_one_enrollment_per_course() {
     let before = Outcomes::now();
 
     let event = paid_order(&pool, 3).await;
-    assert_eq!(order_status(&pool, &event).await, "paid");
+    assert_eq!(order_status(&pool, &event).await, OrderStatus::Paid);
     rabbit.publish_event(&event).await;
 
     assert_enrolled_once(&pool, &event).await;

@@ -1,7 +1,6 @@
 //! The test harness: the worker in-process (or as its real binary) against a database and RabbitMQ
 //! names of the test's own, paid orders made by SQL, and polling for outcomes.
 
-use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
@@ -9,49 +8,29 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use testkit::InProcess;
 use uuid::Uuid;
 
 use shop::events::{OrderPlaced, OrderPlacedItem};
-use shop::ids::{CourseId, OrderId, UserId};
+use shop::ids::{CourseId, UserId};
 use shop::metrics::{self, MessageOutcome};
-use shop::money::{CURRENCY, Money};
+use shop::money::Money;
+use shop::orders::{NewOrderItem, OrderStatus, insert_order};
 use shop::settings::WorkerSettings;
 use worker::Worker;
 
-pub use testkit::{TcpProxy, TestDatabase, TestRabbit};
+// the databases, the proxy, the broker names and polling live in the workspace's testkit crate,
+// shared with the app's tests (`wait_for` is testkit's `eventually`)
+pub use testkit::{
+    TcpProxy, TestDatabase, TestRabbit, eventually as wait_for, url_through, wait_until,
+};
 
-/// How long a test waits for an outcome before it fails.
-pub const PATIENCE: Duration = Duration::from_secs(15);
-
-/// Settings as the worker would read them from the environment, the test's own first.
+/// Settings as the worker would read them from the environment (`testkit::worker_settings_for`),
+/// with a pool of 4, then the test's own.
 pub fn settings_for(database_url: &str, overrides: &[(&str, String)]) -> WorkerSettings {
-    let mut env: Vec<(&str, String)> = vec![
-        ("DATABASE_URL", database_url.to_string()),
-        ("WORKER_PORT", "0".to_string()),
-        ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_string()),
-        ("DATABASE_MAX_CONNECTIONS", "4".to_string()),
-    ];
+    let mut env: Vec<(&str, String)> = vec![("DATABASE_MAX_CONNECTIONS", "4".to_string())];
     env.extend(overrides.iter().cloned());
-    WorkerSettings::from_lookup(|name| {
-        env.iter()
-            .rev()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.clone())
-    })
-    .expect("valid test settings")
-}
-
-/// The test database's URL with `proxy` in the way.
-pub fn url_through(proxy: &TcpProxy, database: &TestDatabase) -> String {
-    let options = PgConnectOptions::from_str(&database.url).expect("a valid URL");
-    format!(
-        "postgres://{}@{}/{}",
-        options.get_username(),
-        proxy.address,
-        database.name
-    )
+    testkit::worker_settings_for(database_url, &env)
 }
 
 /// `host:port` of the PostgreSQL server the tests use, for a proxy to forward to.
@@ -60,34 +39,22 @@ pub fn postgres_upstream() -> String {
     format!("{}:{}", options.get_host(), options.get_port())
 }
 
-fn telemetry_for_tests() {
-    // logs only when asked for: TEST_LOG=1 cargo nextest run -p worker
-    if std::env::var("TEST_LOG").is_ok() {
-        worker::telemetry::init(shop::settings::LogFormat::Pretty);
-    }
-}
-
-/// The worker running in this process until the test stops it (or drops it).
+/// The worker running in this process until the test stops it (or drops it: `InProcess` stops it
+/// consuming before the test's queues are deleted, so it does not declare them again). (The app's
+/// tests have a `TestWorker` of their own, over the same `testkit::InProcess`.)
 pub struct TestWorker {
     pub port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    running: InProcess<anyhow::Result<()>>,
 }
 
 impl TestWorker {
     pub async fn start(settings: &WorkerSettings) -> TestWorker {
-        telemetry_for_tests();
+        // logs only when asked for: TEST_LOG=1 cargo nextest run -p worker
+        testkit::telemetry_for_tests(worker::telemetry::init);
         let worker = Worker::build(settings).await.expect("the worker builds");
         let port = worker.health_port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(worker.run_until(async {
-            let _ = stopped.await;
-        }));
-        TestWorker {
-            port,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let running = InProcess::spawn(|stop| worker.run_until(stop));
+        TestWorker { port, running }
     }
 
     /// Started, and consuming (its `/readyz` says 200).
@@ -109,25 +76,9 @@ impl TestWorker {
         get(self.port, path).await
     }
 
-    /// Asks it to stop and waits until it has (in-flight messages finished).
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let task = self.task.take().expect("the worker's task");
-        tokio::time::timeout(Duration::from_secs(30), task)
-            .await
-            .expect("the worker stops within 30 s")
-            .expect("the worker's task ends normally")
-    }
-}
-
-impl Drop for TestWorker {
-    fn drop(&mut self) {
-        // stops it consuming before the test's queues are deleted (so it does not declare them again)
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    /// Asks it to stop and waits until it has (in-flight messages finished; at most 30 s).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.running.stop().await
     }
 }
 
@@ -158,30 +109,6 @@ pub fn metric(text: &str, series: &str) -> f64 {
             (name == series).then(|| value.parse().ok())?
         })
         .unwrap_or(0.0)
-}
-
-/// Polls `condition` every 50 ms until it holds; fails the test after [`PATIENCE`].
-pub async fn wait_until<F, Fut>(what: &str, condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    wait_for(what, PATIENCE, condition).await;
-}
-
-pub async fn wait_for<F, Fut>(what: &str, patience: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < patience,
-            "waited {patience:?} for this in vain: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Whether this test has the process to itself (nextest runs each test in a process of its own),
@@ -232,8 +159,8 @@ impl Outcomes {
     }
 }
 
-/// A student with a paid order of `courses` published courses, written by SQL as checkout writes
-/// it, and the `OrderPlaced` event that checkout would have put in the outbox.
+/// A student with a paid order of `courses` published courses, written by `insert_order` as
+/// checkout writes it, and the `OrderPlaced` event that checkout would have put in the outbox.
 pub async fn paid_order(pool: &PgPool, courses: i64) -> OrderPlaced {
     let email = format!("student-{}@courseshop.example", Uuid::new_v4().simple());
     let user: i64 = sqlx::query_scalar(
@@ -256,59 +183,41 @@ pub async fn paid_order(pool: &PgPool, courses: i64) -> OrderPlaced {
         courses,
         "the catalog has enough courses"
     );
-    let total: i64 = bought.iter().map(|(_, _, price)| price).sum();
-    let mut tx = pool.begin().await.expect("a transaction");
-    let order: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
-         VALUES (next_order_id($1), $1, 'paid', $2, $3, $4) RETURNING id",
-    )
-    .bind(user)
-    .bind(total)
-    .bind(CURRENCY)
-    .bind(Uuid::new_v4())
-    .fetch_one(&mut *tx)
-    .await
-    .expect("an order");
-    let items: Vec<OrderItemRow> = bought
-        .iter()
-        .map(|(course, title, price)| (user, order, *course, title.clone(), *price))
+    let items: Vec<NewOrderItem> = bought
+        .into_iter()
+        .map(|(course, title, price)| NewOrderItem {
+            course: CourseId(course),
+            title,
+            price: Money::from_cents(price).expect("a price"),
+        })
         .collect();
-    insert_order_items(&mut tx, &items).await;
+    let mut tx = pool.begin().await.expect("a transaction");
+    let order = insert_order(
+        &mut tx,
+        UserId(user),
+        OrderStatus::Paid,
+        Uuid::new_v4(),
+        &items,
+        None,
+    )
+    .await
+    .expect("an order")
+    .expect("a new idempotency key");
     tx.commit().await.expect("the order commits");
     OrderPlaced::new(
-        OrderId(order),
+        order,
         UserId(user),
-        bought
+        items
             .iter()
-            .map(|(course, _, price)| OrderPlacedItem {
-                course_id: CourseId(*course),
-                price: Money::from_cents(*price).expect("a price"),
+            .map(|item| OrderPlacedItem {
+                course_id: item.course,
+                price: item.price,
             })
             .collect(),
     )
 }
 
-/// An `order_items` row: user, order, course, title, price in cents.
-pub type OrderItemRow = (i64, i64, i64, String, i64);
-
-pub async fn insert_order_items(connection: &mut sqlx::PgConnection, items: &[OrderItemRow]) {
-    for (user, order, course, title, price) in items {
-        sqlx::query(
-            "INSERT INTO order_items (user_id, order_id, course_id, title, price_cents)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user)
-        .bind(order)
-        .bind(course)
-        .bind(title)
-        .bind(price)
-        .execute(&mut *connection)
-        .await
-        .expect("an order item");
-    }
-}
-
-pub async fn order_status(pool: &PgPool, event: &OrderPlaced) -> String {
+pub async fn order_status(pool: &PgPool, event: &OrderPlaced) -> OrderStatus {
     sqlx::query_scalar("SELECT status FROM orders WHERE user_id = $1 AND id = $2")
         .bind(event.user_id.0)
         .bind(event.order_id.0)
@@ -337,7 +246,7 @@ pub async fn all_enrollments(pool: &PgPool) -> i64 {
 /// Waits until the order is enrolled, then checks it has one enrollment per course.
 pub async fn assert_enrolled_once(pool: &PgPool, event: &OrderPlaced) {
     wait_until("the order is enrolled", || async {
-        order_status(pool, event).await == "enrolled"
+        order_status(pool, event).await == OrderStatus::Enrolled
     })
     .await;
     assert_eq!(

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use shop::events::broker::{DEAD_LETTER_REASON_HEADER, LAST_ERROR_HEADER};
+use shop::orders::OrderStatus;
 
 use crate::helpers::*;
 
@@ -30,7 +31,7 @@ async fn an_event_that_meets_postgres_down_is_retried_and_enrolled_once_it_is_ba
         rabbit.message_count(&retry_queue).await == 1
     })
     .await;
-    assert_eq!(order_status(&pool, &event).await, "paid");
+    assert_eq!(order_status(&pool, &event).await, OrderStatus::Paid);
     let (status, body) = worker.get("/readyz").await;
     assert_eq!(status, 503, "{body}");
 
@@ -113,18 +114,20 @@ async fn a_dead_letter_is_enrolled_after_the_cause_is_fixed_and_it_is_redriven()
 
     let event = paid_order(&pool, 2).await;
     // the order goes missing: every row of it, kept aside to be put back
-    let items: Vec<OrderItemRow> = sqlx::query_as(
-        "DELETE FROM order_items WHERE order_id = $1
-         RETURNING user_id, order_id, course_id, title, price_cents",
+    // (as JSON, to be put back exactly as they were: not a new order, the same one)
+    let items: serde_json::Value = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM order_items WHERE user_id = $1 AND order_id = $2 RETURNING *)
+         SELECT jsonb_agg(gone) FROM gone",
     )
+    .bind(event.user_id.0)
     .bind(event.order_id.0)
-    .fetch_all(&pool)
+    .fetch_one(&pool)
     .await
     .expect("items removed");
-    let order: (i64, i64, String, i64, String, uuid::Uuid) = sqlx::query_as(
-        "DELETE FROM orders WHERE id = $1
-         RETURNING id, user_id, status, total_cents, currency::text, idempotency_key",
+    let order: serde_json::Value = sqlx::query_scalar(
+        "DELETE FROM orders WHERE user_id = $1 AND id = $2 RETURNING to_jsonb(orders)",
     )
+    .bind(event.user_id.0)
     .bind(event.order_id.0)
     .fetch_one(&pool)
     .await
@@ -145,20 +148,20 @@ async fn a_dead_letter_is_enrolled_after_the_cause_is_fixed_and_it_is_redriven()
 
     // put right, then redriven (the worker stopped first, so the moved message can be looked at)
     worker.stop().await.expect("the worker stops cleanly");
+    let mut tx = pool.begin().await.expect("a transaction");
+    sqlx::query("INSERT INTO orders SELECT * FROM jsonb_populate_record(NULL::orders, $1)")
+        .bind(&order)
+        .execute(&mut *tx)
+        .await
+        .expect("order restored");
     sqlx::query(
-        "INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO order_items SELECT * FROM jsonb_populate_recordset(NULL::order_items, $1)",
     )
-    .bind(order.0)
-    .bind(order.1)
-    .bind(&order.2)
-    .bind(order.3)
-    .bind(&order.4)
-    .bind(order.5)
-    .execute(&pool)
+    .bind(&items)
+    .execute(&mut *tx)
     .await
-    .expect("order restored");
-    insert_order_items(&mut pool.acquire().await.expect("a connection"), &items).await;
+    .expect("items restored");
+    tx.commit().await.expect("the restore commits");
     let moved = worker::redrive(&rabbit.settings(), None)
         .await
         .expect("redrive");
@@ -235,7 +238,7 @@ async fn an_event_published_while_the_worker_is_cut_off_is_enrolled_after_it_rec
         rabbit.message_count(&rabbit.names().queue()).await == 1
     })
     .await;
-    assert_eq!(order_status(&pool, &event).await, "paid");
+    assert_eq!(order_status(&pool, &event).await, OrderStatus::Paid);
 
     proxy.restore();
     assert_enrolled_once(&pool, &event).await;

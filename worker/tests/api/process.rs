@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use shop::orders::OrderStatus;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -33,7 +35,7 @@ async fn a_worker_killed_mid_message_leaves_it_to_be_redelivered_and_enrolled_on
     process.child.kill().expect("SIGKILL");
     process.child.wait().expect("the worker is gone");
     proxy.restore();
-    assert_eq!(order_status(&pool, &event).await, "paid");
+    assert_eq!(order_status(&pool, &event).await, OrderStatus::Paid);
 
     let before = Outcomes::now();
     let worker = TestWorker::ready(&settings_for(&database.url, &rabbit.overrides())).await;
@@ -105,7 +107,7 @@ async fn sigterm_lets_the_message_in_hand_finish_before_the_worker_exits() {
 
     let status = process.exit_within(Duration::from_secs(15)).await;
     assert!(status.success(), "{status:?}");
-    assert_eq!(order_status(&pool, &event).await, "enrolled");
+    assert_eq!(order_status(&pool, &event).await, OrderStatus::Enrolled);
     assert_eq!(enrollments(&pool, &event).await, 2);
     let names = rabbit.names();
     assert_eq!(

@@ -8,11 +8,7 @@ use actix_web::web::Data;
 use shop::catalog::Source;
 use shop::topology::Topology;
 
-/// The running shop's topology, shared by every request.
-#[derive(Clone)]
-pub struct ShopInfo {
-    pub topology: Topology,
-}
+use crate::state::AppState;
 
 /// What a page says about itself when it says nothing more fitting (search results, Lighthouse).
 pub const DEFAULT_DESCRIPTION: &str = "Courseshop: practical online courses in programming, \
@@ -74,11 +70,13 @@ impl Layout {
         self
     }
 
-    /// For pages rendered outside a handler (the error pages): no user, no forms.
+    /// For pages rendered outside a handler (the error pages): no user, no forms. An error page
+    /// must render even where the application state is out of reach (an error raised before the
+    /// app's own services): then its footer names the default step.
     pub fn for_request(request: &HttpRequest, title: &str) -> Layout {
         let topology = request
-            .app_data::<Data<ShopInfo>>()
-            .map(|info| info.topology)
+            .app_data::<Data<AppState>>()
+            .map(|state| state.topology)
             .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
         Layout::new(&topology, title.to_string())
     }

@@ -9,13 +9,13 @@ use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 
-use shop::accounts::{Accounts, User};
-use shop::cart::CartService;
+use shop::accounts::User;
 use shop::topology::Topology;
 
 use crate::error::AppError;
-use crate::layout::{Layout, ShopInfo};
+use crate::layout::Layout;
 use crate::session::ShopSession;
+use crate::state::AppState;
 
 /// Who is asking, read once per request: the signed-in user (if any) and the session's CSRF token.
 pub struct Visitor {
@@ -57,17 +57,18 @@ impl FromRequest for Visitor {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = ShopSession::from_request(request, payload).into_inner();
-        let accounts = request.app_data::<Data<Accounts>>().cloned();
-        let carts = request.app_data::<Data<CartService>>().cloned();
-        let topology = request
-            .app_data::<Data<ShopInfo>>()
-            .map(|info| info.topology)
-            .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
+        let state = request.app_data::<Data<AppState>>().cloned();
         Box::pin(async move {
             let session = session?;
-            let user = match (session.sign_in(), accounts) {
-                (Some((id, sign_in)), Some(accounts)) => {
-                    let user = accounts
+            // registered once, in `startup`, for every route: its absence is a bug, not a visitor
+            let state = state.ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("the application state is not registered"))
+            })?;
+            let topology = state.topology;
+            let user = match session.sign_in() {
+                Some((id, sign_in)) => {
+                    let user = state
+                        .accounts
                         .signed_in(id, &sign_in)
                         .await
                         .map_err(AppError::from)?;
@@ -82,12 +83,12 @@ impl FromRequest for Visitor {
             };
             let csrf_token = session.csrf_token()?.as_str().to_string();
             // the badge is a nicety: a cart store that is down must not take every page with it
-            let cart_count = match (session.cart_owner(false)?, carts) {
-                (Some(owner), Some(carts)) => carts.count(owner).await.unwrap_or_else(|error| {
+            let cart_count = match session.cart_owner(false)? {
+                Some(owner) => state.carts.count(owner).await.unwrap_or_else(|error| {
                     tracing::warn!(%error, "cart count unavailable");
                     0
                 }),
-                _ => 0,
+                None => 0,
             };
             let flash = session.take_flash();
             Ok(Visitor {

@@ -1,7 +1,5 @@
 //! Register, log in, log out.
 
-use std::net::{IpAddr, SocketAddr};
-
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
@@ -9,10 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use shop::accounts::{
-    Accounts, Attempt, DisplayName, Email, LoginError, LoginLimiter, NewAccount, Password,
-    RegisterError, Role,
-};
+use shop::accounts::{DisplayName, Email, LoginError, NewAccount, Password, RegisterError, Role};
 
 use shop::cart::CartService;
 use shop::ids::UserId;
@@ -22,6 +17,7 @@ use crate::forms::Checked;
 use crate::layout::Layout;
 use crate::next_path::NextPath;
 use crate::respond::{render, see_other};
+use crate::state::AppState;
 use crate::url_encoded;
 use crate::visitor::Visitor;
 
@@ -83,11 +79,12 @@ pub async fn register_form(
 
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
+    state: Data<AppState>,
     visitor: Visitor,
-    accounts: Data<Accounts>,
-    carts: Data<CartService>,
     Checked(form): Checked<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
+    let accounts = &state.accounts;
+    let carts = &state.carts;
     // before anything is done: a sign-in that then fails to go where it was sent is half done
     let next = NextPath::parse(form.next.as_deref())?;
     let email = Email::parse(&form.email);
@@ -109,7 +106,7 @@ pub async fn register(
             Ok(user) => {
                 let sign_in = accounts.sign_in(user.id).await?;
                 visitor.session.log_in(user.id, &sign_in)?;
-                adopt_visitor_cart(&visitor, &carts, user.id).await;
+                adopt_visitor_cart(&visitor, carts, user.id).await;
                 tracing::info!(user = %user.id, "registered");
                 return Ok(see_other(next.as_str()));
             }
@@ -165,64 +162,16 @@ pub async fn login_form(visitor: Visitor, request: HttpRequest) -> Result<LoginP
     })
 }
 
-/// The login limit (step 3 on; none before) and where a client's address comes from.
-pub struct LoginThrottle {
-    pub limiter: LoginLimiter,
-    /// `TRUST_FORWARDED_FOR`: behind a proxy that reports the client in `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
-}
-
-impl LoginThrottle {
-    fn attempt<'a>(&self, request: &HttpRequest, account: Option<&'a Email>) -> Attempt<'a> {
-        let forwarded_for = request
-            .headers()
-            .get_all("x-forwarded-for")
-            .last()
-            .and_then(|value| value.to_str().ok());
-        Attempt {
-            account,
-            address: client_address(
-                request.peer_addr().map(|peer| peer.ip()),
-                forwarded_for,
-                self.trust_forwarded_for,
-            ),
-        }
-    }
-}
-
-/// The address failed sign-ins are counted against: the TCP peer, unless the shop runs behind a
-/// proxy it trusts, whose peer address is the proxy's for every client. Then it is the *last*
-/// `X-Forwarded-For` entry, the one that proxy added. Not actix's `realip_remote_addr()`: it takes
-/// the first entry (or a `Forwarded` header), which the client writes itself, and Azure Container
-/// Apps appends to what the client sent rather than replacing it, so a guesser could name a new
-/// address on every try and never reach the per-address limit.
-fn client_address(
-    peer: Option<IpAddr>,
-    forwarded_for: Option<&str>,
-    trust_forwarded_for: bool,
-) -> Option<IpAddr> {
-    let forwarded = forwarded_for
-        .filter(|_| trust_forwarded_for)
-        .and_then(|header| header.rsplit(',').next())
-        .map(str::trim)
-        .and_then(|entry| {
-            entry
-                .parse::<IpAddr>()
-                .or_else(|_| entry.parse::<SocketAddr>().map(|socket| socket.ip()))
-                .ok()
-        });
-    forwarded.or(peer)
-}
-
 #[tracing::instrument(name = "log in", skip_all)]
 pub async fn login(
+    state: Data<AppState>,
     visitor: Visitor,
-    accounts: Data<Accounts>,
-    carts: Data<CartService>,
-    throttle: Data<LoginThrottle>,
     request: HttpRequest,
     Checked(form): Checked<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
+    let accounts = &state.accounts;
+    let carts = &state.carts;
+    let throttle = &state.login_throttle;
     // before anything is done: a sign-in that then fails to go where it was sent is half done
     let next = NextPath::parse(form.next.as_deref())?;
     let email = Email::parse(&form.email).ok();
@@ -244,7 +193,7 @@ pub async fn login(
             throttle.limiter.record_success(&attempt).await;
             let sign_in = accounts.sign_in(user.id).await?;
             visitor.session.log_in(user.id, &sign_in)?;
-            adopt_visitor_cart(&visitor, &carts, user.id).await;
+            adopt_visitor_cart(&visitor, carts, user.id).await;
             tracing::info!(user = %user.id, "logged in");
             Ok(see_other(next.as_str()))
         }
@@ -281,51 +230,15 @@ pub struct LogoutForm {}
 /// Signs out here and on the server. The browser's copy goes first, so a store that fails to end
 /// the sign-in still leaves this browser signed out (the 503 page then says to try again).
 pub async fn logout(
+    state: Data<AppState>,
     visitor: Visitor,
-    accounts: Data<Accounts>,
     Checked(_): Checked<LogoutForm>,
 ) -> Result<HttpResponse, AppError> {
+    let accounts = &state.accounts;
     let sign_in = visitor.session.sign_in();
     visitor.session.log_out();
     if let Some((_, sign_in)) = sign_in {
         accounts.sign_out(&sign_in).await?;
     }
     Ok(see_other("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::IpAddr;
-
-    use super::client_address;
-
-    fn ip(address: &str) -> IpAddr {
-        address.parse().expect("an IP address")
-    }
-
-    #[test]
-    fn the_client_is_the_peer_unless_a_trusted_proxy_says_otherwise() {
-        let peer = Some(ip("10.0.0.5"));
-        assert_eq!(client_address(peer, Some("203.0.113.7"), false), peer);
-        assert_eq!(
-            client_address(peer, Some("203.0.113.7"), true),
-            Some(ip("203.0.113.7"))
-        );
-        assert_eq!(client_address(peer, None, true), peer);
-        assert_eq!(client_address(peer, Some("garbage"), true), peer);
-    }
-
-    #[test]
-    fn only_the_entry_the_proxy_added_counts() {
-        let peer = Some(ip("10.0.0.5"));
-        // the client sent "198.51.100.1"; the proxy appended what it saw
-        assert_eq!(
-            client_address(peer, Some("198.51.100.1, 203.0.113.7"), true),
-            Some(ip("203.0.113.7"))
-        );
-        assert_eq!(
-            client_address(peer, Some("198.51.100.1, [2001:db8::1]:4711"), true),
-            Some(ip("2001:db8::1"))
-        );
-    }
 }

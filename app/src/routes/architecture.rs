@@ -4,7 +4,6 @@
 use actix_web::web::Data;
 use askama::Template;
 use askama_web::WebTemplate;
-use sqlx::PgPool;
 
 use shop::cache::CacheName;
 use shop::events::Outbox;
@@ -12,8 +11,9 @@ use shop::metrics::{self, CacheOutcome};
 use shop::orders::Orders;
 use shop::topology::{EnrollmentMode, Step, Topology};
 
-use super::health::{Probes, StoreStatus, check_stores};
-use crate::layout::{Layout, ShopInfo};
+use crate::layout::Layout;
+use crate::probes::{StoreStatus, check_stores};
+use crate::state::AppState;
 use crate::visitor::Visitor;
 
 /// The caches whose figures the page shows.
@@ -80,20 +80,14 @@ impl ArchitecturePage {
 }
 
 #[tracing::instrument(name = "architecture page", skip_all)]
-pub async fn architecture(
-    visitor: Visitor,
-    info: Data<ShopInfo>,
-    pool: Data<PgPool>,
-    probes: Data<Probes>,
-) -> ArchitecturePage {
-    let stores = check_stores(&pool, &probes).await;
-    let events = match info.topology.enrollment {
+pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> ArchitecturePage {
+    let pool = &state.pool;
+    let probes = &state.probes;
+    let stores = check_stores(pool, probes).await;
+    let events = match state.topology.enrollment {
         EnrollmentMode::Sync => None,
         EnrollmentMode::Async => {
-            let (outbox, orders) = (
-                Outbox::new(pool.get_ref().clone()),
-                Orders::new(pool.get_ref().clone()),
-            );
+            let (outbox, orders) = (Outbox::new(pool.clone()), Orders::new(pool.clone()));
             match tokio::try_join!(outbox.backlog(), orders.awaiting_enrollment()) {
                 Ok((backlog, waiting)) => Some(EventFigures {
                     pending: backlog.pending,
@@ -123,9 +117,9 @@ pub async fn architecture(
         layout: visitor.layout("How this shop is built").describe(format!(
             "How Courseshop is built: at tutorial {}, which store serves what, each store's live \
              status and latency, and the figures since this instance started.",
-            info.topology.step
+            state.topology.step
         )),
-        topology: info.topology,
+        topology: state.topology,
         steps: Step::ALL,
         stores,
         caches,

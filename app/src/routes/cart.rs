@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use shop::cart::{AddOutcome, CartService, CartView};
+use shop::cart::{AddOutcome, CartView};
 use shop::catalog::CourseSlug;
 use shop::ids::CourseId;
 
@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::forms::Checked;
 use crate::layout::Layout;
 use crate::respond::see_other;
+use crate::state::AppState;
 use crate::visitor::Visitor;
 
 #[derive(Template, WebTemplate)]
@@ -25,7 +26,8 @@ pub struct CartPage {
 
 /// `GET /cart`
 #[tracing::instrument(name = "cart page", skip_all)]
-pub async fn cart(visitor: Visitor, carts: Data<CartService>) -> Result<CartPage, AppError> {
+pub async fn cart(state: Data<AppState>, visitor: Visitor) -> Result<CartPage, AppError> {
+    let carts = &state.carts;
     let cart = match visitor.session.cart_owner(false)? {
         Some(owner) => carts.view(owner, visitor.session.user_id()).await?,
         None => CartView::default(),
@@ -48,10 +50,11 @@ pub struct AddForm {
 /// `POST /cart/items` with the course's slug; back to the course page with a message.
 #[tracing::instrument(name = "add to cart", skip_all)]
 pub async fn add(
+    state: Data<AppState>,
     visitor: Visitor,
-    carts: Data<CartService>,
     Checked(form): Checked<AddForm>,
 ) -> Result<HttpResponse, AppError> {
+    let carts = &state.carts;
     let slug = CourseSlug::parse(&form.course)
         .map_err(|_| AppError::BadRequest("That is not a course in this shop.".to_string()))?;
     let owner = visitor.session.cart_owner(true)?.ok_or_else(|| {
@@ -77,11 +80,12 @@ pub struct RemoveForm {}
 /// `POST /cart/items/{course}/delete`
 #[tracing::instrument(name = "remove from cart", skip_all)]
 pub async fn remove(
+    state: Data<AppState>,
     visitor: Visitor,
-    carts: Data<CartService>,
     course: Path<String>,
     Checked(_): Checked<RemoveForm>,
 ) -> Result<HttpResponse, AppError> {
+    let carts = &state.carts;
     let course = course
         .parse::<i64>()
         .map(CourseId)

@@ -4,12 +4,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use shop::catalog::{
-    Catalog, CatalogQuery, Category, Course, CourseSlug, LISTED_RESULTS_LABEL, Level, MatchCount,
+    CatalogQuery, Category, Course, CourseSlug, LISTED_RESULTS_LABEL, Level, MatchCount,
     RawCatalogQuery, SearchResults, Sort,
 };
 
 use crate::error::AppError;
 use crate::layout::Layout;
+use crate::state::AppState;
 use crate::url_encoded;
 use crate::visitor::Visitor;
 
@@ -67,10 +68,11 @@ impl CoursesPage {
 /// `GET /courses?q=&category=&level=&sort=&page=`
 #[tracing::instrument(name = "catalog page", skip_all)]
 pub async fn courses(
+    state: Data<AppState>,
     request: HttpRequest,
-    catalog: Data<Catalog>,
     visitor: Visitor,
 ) -> Result<CoursesPage, AppError> {
+    let catalog = &state.catalog;
     // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
     let raw: RawCatalogQuery = url_encoded::query(request.query_string())?;
     let query = CatalogQuery::parse(raw)?;
@@ -183,10 +185,11 @@ pub struct CoursePage {
 /// `GET /courses/{slug}`
 #[tracing::instrument(name = "course page", skip_all, fields(slug = %slug))]
 pub async fn course(
+    state: Data<AppState>,
     slug: Path<String>,
-    catalog: Data<Catalog>,
     visitor: Visitor,
 ) -> Result<CoursePage, AppError> {
+    let catalog = &state.catalog;
     let not_found = || {
         AppError::NotFound(
             "There is no course at this address. It may have been unpublished.".to_string(),

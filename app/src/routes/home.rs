@@ -2,10 +2,11 @@ use actix_web::web::Data;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use shop::catalog::{Catalog, Category, CourseCard};
+use shop::catalog::{Category, CourseCard};
 
 use crate::error::AppError;
 use crate::layout::Layout;
+use crate::state::AppState;
 use crate::visitor::Visitor;
 
 const FEATURED: i64 = 8;
@@ -19,7 +20,8 @@ pub struct HomePage {
 }
 
 #[tracing::instrument(name = "home page", skip_all)]
-pub async fn home(catalog: Data<Catalog>, visitor: Visitor) -> Result<HomePage, AppError> {
+pub async fn home(state: Data<AppState>, visitor: Visitor) -> Result<HomePage, AppError> {
+    let catalog = &state.catalog;
     Ok(HomePage {
         layout: visitor.layout("Learn something real").describe(
             "Learn something real at Courseshop: practical online courses in programming, data, \

@@ -3,10 +3,10 @@
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use shop::settings::MetricsAccess;
-use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// `GET /metrics`: every metric of this process in the Prometheus text format (`shop::metrics`).
 ///
@@ -18,11 +18,12 @@ use crate::error::AppError;
 /// Scrapes are counted in the request metrics like any page (route `/metrics`), so their load is
 /// visible and they are not mixed into any other route's numbers.
 pub async fn metrics(
+    state: Data<AppState>,
     request: HttpRequest,
-    access: Data<MetricsAccess>,
-    pool: Data<PgPool>,
 ) -> Result<HttpResponse, AppError> {
-    match access.get_ref() {
+    let access = &state.metrics_access;
+    let pool = &state.pool;
+    match access {
         MetricsAccess::Open => {}
         MetricsAccess::Off => {
             return Err(AppError::NotFound(
@@ -45,7 +46,7 @@ pub async fn metrics(
             }
         }
     }
-    shop::metrics::observe_pool(&pool);
+    shop::metrics::observe_pool(pool);
     let text = shop::metrics::render().map_err(|error| AppError::Internal(error.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(shop::metrics::CONTENT_TYPE)

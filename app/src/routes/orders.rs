@@ -9,14 +9,12 @@ use askama_web::WebTemplate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use shop::accounts::Accounts;
-use shop::cart::{CartOwner, CartService, CartView};
-use shop::enrollment::{EnrolledCourse, Enrollments};
+use shop::cart::{CartOwner, CartView};
+use shop::enrollment::EnrolledCourse;
 use shop::ids::{OrderId, UserId};
 use shop::orders::payment::PaymentError;
 use shop::orders::{
-    CardNumber, Checkout, CheckoutError, Order, OrderStatus, OrderSummary, Orders,
-    SimulatedPaymentGateway,
+    CardNumber, CheckoutError, Order, OrderStatus, OrderSummary, Orders, SimulatedPaymentGateway,
 };
 
 use crate::error::AppError;
@@ -24,6 +22,7 @@ use crate::forms::Checked;
 use crate::layout::Layout;
 use crate::respond::{render, see_other};
 use crate::session::ShopSession;
+use crate::state::AppState;
 use crate::visitor::Visitor;
 
 #[derive(Template, WebTemplate)]
@@ -57,9 +56,10 @@ impl CheckoutPage {
 
 /// `GET /checkout`: the cart priced once more, and the payment form with a fresh idempotency key.
 pub async fn checkout_form(
+    state: Data<AppState>,
     visitor: Visitor,
-    carts: Data<CartService>,
 ) -> Result<CheckoutPage, AppError> {
+    let carts = &state.carts;
     let user = visitor.signed_in("/checkout")?;
     let cart = carts.view(CartOwner::User(user.id), Some(user.id)).await?;
     Ok(CheckoutPage::new(&visitor, cart, Uuid::new_v4()))
@@ -75,11 +75,12 @@ pub struct CheckoutForm {
 
 /// `POST /checkout`: place the order, then show it (post/redirect/get).
 pub async fn checkout(
+    state: Data<AppState>,
     visitor: Visitor,
-    carts: Data<CartService>,
-    checkout: Data<Checkout>,
     Checked(form): Checked<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
+    let carts = &state.carts;
+    let checkout = &state.checkout;
     let user = visitor.signed_in("/checkout")?;
     let key = Uuid::parse_str(&form.idempotency_key).map_err(|_| {
         AppError::BadRequest("The checkout form is incomplete: reload the page.".to_string())
@@ -129,7 +130,8 @@ pub struct HistoryPage {
 }
 
 /// `GET /orders`
-pub async fn history(visitor: Visitor, orders: Data<Orders>) -> Result<HistoryPage, AppError> {
+pub async fn history(state: Data<AppState>, visitor: Visitor) -> Result<HistoryPage, AppError> {
+    let orders = &state.orders;
     let user = visitor.signed_in("/orders")?;
     Ok(HistoryPage {
         orders: orders.history(user.id).await?,
@@ -173,11 +175,12 @@ impl MyCoursesPage {
 
 /// `GET /orders/{id}`: someone else's order is a 404, like one that does not exist.
 pub async fn order(
+    state: Data<AppState>,
     visitor: Visitor,
-    orders: Data<Orders>,
     id: Path<String>,
 ) -> Result<OrderPage, AppError> {
-    let order = students_order(&visitor, &orders, &id).await?;
+    let orders = &state.orders;
+    let order = students_order(&visitor, orders, &id).await?;
     Ok(OrderPage {
         layout: visitor
             .layout(format!("Order {}", order.id))
@@ -201,11 +204,12 @@ struct StatusBody {
 /// change). Polled every second by an open order page, so it reads the session alone: no cart badge
 /// (a Cosmos DB read) and no flash message taken from another tab's next page.
 pub async fn order_status(
+    state: Data<AppState>,
     session: ShopSession,
-    accounts: Data<Accounts>,
-    orders: Data<Orders>,
     id: Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    let accounts = &state.accounts;
+    let orders = &state.orders;
     let sign_in_required = || {
         if session.unavailable() {
             AppError::SessionUnavailable
@@ -219,7 +223,7 @@ pub async fn order_status(
     if accounts.signed_in(user, &sign_in).await?.is_none() {
         return Err(sign_in_required());
     }
-    let order = order_of(user, &orders, &id).await?;
+    let order = order_of(user, orders, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(StatusBody {
@@ -254,10 +258,11 @@ pub struct MyCoursesPage {
 
 /// `GET /my/courses`
 pub async fn my_courses(
+    state: Data<AppState>,
     visitor: Visitor,
-    enrollments: Data<Enrollments>,
-    orders: Data<Orders>,
 ) -> Result<MyCoursesPage, AppError> {
+    let enrollments = &state.enrollments;
+    let orders = &state.orders;
     let user = visitor.signed_in("/my/courses")?;
     // orders before courses: if the worker enrolls in between, the page shows a course twice over
     // (pending and listed) rather than neither

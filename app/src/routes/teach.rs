@@ -10,13 +10,14 @@ use serde::Deserialize;
 use shop::accounts::User;
 use shop::catalog::{
     Catalog, Category, CourseDraft, CourseForm, CourseFormErrors, CourseSlug, Level, TaughtCourse,
-    TeachError, Teaching,
+    TeachError,
 };
 
 use crate::error::AppError;
 use crate::forms::Checked;
 use crate::layout::Layout;
 use crate::respond::{render, see_other};
+use crate::state::AppState;
 use crate::visitor::Visitor;
 
 /// The signed-in instructor: visitors are sent to log in, students are told this is for instructors.
@@ -60,9 +61,10 @@ pub struct TeachCoursesPage {
 
 /// `GET /teach/courses`
 pub async fn courses(
+    state: Data<AppState>,
     visitor: Visitor,
-    teaching: Data<Teaching>,
 ) -> Result<TeachCoursesPage, AppError> {
+    let teaching = &state.teaching;
     let user = instructor(&visitor, "/teach/courses")?;
     Ok(TeachCoursesPage {
         courses: teaching.courses(user.id).await?,
@@ -136,13 +138,14 @@ async fn form_page(
 
 /// `GET /teach/courses/new`
 pub async fn new_course(
+    state: Data<AppState>,
     visitor: Visitor,
-    catalog: Data<Catalog>,
 ) -> Result<CourseFormPage, AppError> {
+    let catalog = &state.catalog;
     instructor(&visitor, "/teach/courses/new")?;
     form_page(
         &visitor,
-        &catalog,
+        catalog,
         None,
         false,
         CourseForm::default(),
@@ -153,11 +156,12 @@ pub async fn new_course(
 
 /// `POST /teach/courses`: a new course, unpublished until its instructor publishes it.
 pub async fn create(
+    state: Data<AppState>,
     visitor: Visitor,
-    catalog: Data<Catalog>,
-    teaching: Data<Teaching>,
     Checked(form): Checked<CourseForm>,
 ) -> Result<HttpResponse, AppError> {
+    let catalog = &state.catalog;
+    let teaching = &state.teaching;
     let user = instructor(&visitor, "/teach/courses/new")?;
     match CourseDraft::parse(&form) {
         Ok(draft) => {
@@ -169,24 +173,25 @@ pub async fn create(
         }
         Err(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &form_page(&visitor, &catalog, None, false, form, *errors).await?,
+            &form_page(&visitor, catalog, None, false, form, *errors).await?,
         ),
     }
 }
 
 /// `GET /teach/courses/{slug}/edit`
 pub async fn edit(
+    state: Data<AppState>,
     visitor: Visitor,
-    catalog: Data<Catalog>,
-    teaching: Data<Teaching>,
     path: Path<String>,
 ) -> Result<CourseFormPage, AppError> {
+    let catalog = &state.catalog;
+    let teaching = &state.teaching;
     let user = instructor(&visitor, &format!("/teach/courses/{path}/edit"))?;
     let slug = slug(&path)?;
     let (form, published) = teaching.form(user.id, &slug).await?;
     form_page(
         &visitor,
-        &catalog,
+        catalog,
         Some(slug),
         published,
         form,
@@ -197,12 +202,13 @@ pub async fn edit(
 
 /// `POST /teach/courses/{slug}`
 pub async fn update(
+    state: Data<AppState>,
     visitor: Visitor,
-    catalog: Data<Catalog>,
-    teaching: Data<Teaching>,
     path: Path<String>,
     Checked(form): Checked<CourseForm>,
 ) -> Result<HttpResponse, AppError> {
+    let catalog = &state.catalog;
+    let teaching = &state.teaching;
     let user = instructor(&visitor, &format!("/teach/courses/{path}/edit"))?;
     let slug = slug(&path)?;
     // ownership first: a form for someone else's course is a 404 even when it is also invalid
@@ -215,7 +221,7 @@ pub async fn update(
         }
         Err(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &form_page(&visitor, &catalog, Some(slug), published, form, *errors).await?,
+            &form_page(&visitor, catalog, Some(slug), published, form, *errors).await?,
         ),
     }
 }
@@ -225,11 +231,12 @@ pub struct PublishForm {}
 
 /// `POST /teach/courses/{slug}/publish` and `…/unpublish`
 pub async fn publish(
+    state: Data<AppState>,
     visitor: Visitor,
-    teaching: Data<Teaching>,
     path: Path<(String, String)>,
     Checked(_): Checked<PublishForm>,
 ) -> Result<HttpResponse, AppError> {
+    let teaching = &state.teaching;
     let (path_slug, action) = path.into_inner();
     let user = instructor(&visitor, "/teach/courses")?;
     let slug = slug(&path_slug)?;

@@ -1,0 +1,153 @@
+//! The shop's service graph, built once from `Settings`: every handler reads the part it needs
+//! from `Data<AppState>`, so a part that was never built is a compile error, not a 500 at run time.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+use shop::accounts::{Accounts, LoginLimiter};
+use shop::cache::Redis;
+use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore};
+use shop::catalog::{Catalog, CatalogCache, Teaching};
+use shop::database;
+use shop::enrollment::Enrollments;
+use shop::events::broker::BrokerProbe;
+use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
+use shop::settings::{MetricsAccess, Settings};
+use shop::topology::{CartStoreKind, Topology};
+
+use crate::login_throttle::LoginThrottle;
+use crate::probes::Probes;
+
+/// The stores the shop's topology picked, made from the settings (tests swap single ones).
+pub struct Stores {
+    pub pool: PgPool,
+    /// Set when carts live in Cosmos DB (step 2 on).
+    pub cosmos_carts: Option<CosmosCartStore>,
+    /// Set when the cache is Redis (step 3 on).
+    pub redis: Option<Redis>,
+}
+
+impl Stores {
+    /// Connections are made lazily: the shop starts, and browsing works, while a store is down.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Stores> {
+        Ok(Stores {
+            pool: database::connect_lazily(&settings.database),
+            cosmos_carts: settings.cosmos.clone().map(CosmosCartStore::new),
+            redis: settings
+                .redis
+                .clone()
+                .map(Redis::new)
+                .transpose()
+                .context("REDIS_URL is not a Redis URL the client accepts")?,
+        })
+    }
+}
+
+/// Everything a request may need, made once per process and shared by every worker thread.
+pub struct AppState {
+    /// The tutorial step and switches this shop runs (footer, `/about/architecture`).
+    pub topology: Topology,
+    pub pool: PgPool,
+    /// The catalog as pages read it (through Redis from step 3).
+    pub catalog: Catalog,
+    pub teaching: Teaching,
+    pub accounts: Accounts,
+    /// The cart as pages read it (through Redis from step 3).
+    pub carts: CartService,
+    /// Checkout, with its own cart service that reads the store itself.
+    pub checkout: Checkout,
+    pub orders: Orders,
+    pub enrollments: Enrollments,
+    pub login_throttle: LoginThrottle,
+    pub probes: Probes,
+    pub metrics_access: MetricsAccess,
+}
+
+impl AppState {
+    /// The graph over `stores`, as `settings` pick it.
+    pub async fn build(settings: &Settings, stores: Stores) -> anyhow::Result<AppState> {
+        let Stores {
+            pool,
+            cosmos_carts,
+            redis,
+        } = stores;
+        // step 3: the catalog's pages read through Redis, and instructors' changes invalidate them
+        let catalog_cache = redis.clone().map(CatalogCache::new);
+        let (catalog, teaching) = match &catalog_cache {
+            Some(cache) => (
+                Catalog::with_cache(pool.clone(), cache.clone()),
+                Teaching::with_cache(pool.clone(), cache.clone()),
+            ),
+            None => (Catalog::new(pool.clone()), Teaching::new(pool.clone())),
+        };
+        let accounts = Accounts::new(pool.clone());
+        let enrollments = Enrollments::new(pool.clone());
+        // carts are priced from PostgreSQL itself, never from a cached page: a price is what is paid
+        let pricing = Catalog::new(pool.clone());
+        let cart_store: Arc<dyn CartStore> = match (settings.topology.cart_store, &cosmos_carts) {
+            (CartStoreKind::Cosmos, Some(store)) => {
+                // opened now so a wrong endpoint or key shows in the log at start; the shop still
+                // starts without it, and the cart pages say the cart is unavailable until it answers
+                if let Err(error) = store.open().await {
+                    tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "Cosmos DB is not reachable yet; carts are unavailable until it is");
+                }
+                Arc::new(store.clone())
+            }
+            (CartStoreKind::Cosmos, None) => {
+                anyhow::bail!(
+                    "carts are in Cosmos DB at this step, but no Cosmos DB settings were given"
+                )
+            }
+            (CartStoreKind::Postgres, _) => Arc::new(PostgresCartStore::new(pool.clone())),
+        };
+        // Checkout reads the cart from its store, never from a cached copy: what is paid for must
+        // be exactly what the store holds, even if dropping a stale copy failed moments ago.
+        let checkout_carts =
+            CartService::new(cart_store.clone(), pricing.clone(), enrollments.clone());
+        // step 3: the cart read through Redis, the store written first
+        let cart_store: Arc<dyn CartStore> = match &redis {
+            Some(redis) => Arc::new(CachedCartStore::new(cart_store, redis.clone())),
+            None => cart_store,
+        };
+        let probes = Probes {
+            cosmos: cosmos_carts,
+            redis: redis.clone(),
+            broker: settings
+                .events
+                .as_ref()
+                .map(|events| BrokerProbe::new(events.broker.clone(), "courseshop readiness")),
+        };
+        let carts = CartService::new(cart_store, pricing, enrollments.clone());
+        let checkout = Checkout::new(
+            pool.clone(),
+            checkout_carts,
+            Arc::new(SimulatedPaymentGateway),
+            settings.topology.enrollment,
+        );
+        let login_throttle = LoginThrottle {
+            limiter: match (&redis, &settings.redis) {
+                (Some(redis), Some(redis_settings)) => {
+                    LoginLimiter::new(redis.clone(), redis_settings.login_limits)
+                }
+                _ => LoginLimiter::off(),
+            },
+            trust_forwarded_for: settings.trust_forwarded_for,
+        };
+        Ok(AppState {
+            topology: settings.topology,
+            orders: Orders::new(pool.clone()),
+            catalog,
+            teaching,
+            accounts,
+            carts,
+            checkout,
+            enrollments,
+            login_throttle,
+            probes,
+            metrics_access: settings.metrics.clone(),
+            pool,
+        })
+    }
+}

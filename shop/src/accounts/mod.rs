@@ -4,7 +4,7 @@ mod display_name;
 mod email;
 mod login_limit;
 pub mod password;
-mod postgres;
+mod service;
 mod sign_in;
 mod user;
 
@@ -12,6 +12,6 @@ pub use display_name::{DisplayName, DisplayNameError};
 pub use email::{Email, EmailError};
 pub use login_limit::{Attempt, LoginLimiter, TooManyAttempts};
 pub use password::{Password, PasswordError};
-pub use postgres::{Accounts, LoginError, NewAccount, RegisterError};
+pub use service::{Accounts, LoginError, NewAccount, RegisterError};
 pub use sign_in::{SIGN_IN_LIFETIME_HOURS, SignInId};
 pub use user::{Role, User};

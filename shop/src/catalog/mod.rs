@@ -4,10 +4,10 @@ mod cached;
 mod category;
 mod course;
 mod level;
-mod postgres;
 pub mod query;
 pub mod seed;
 mod seed_data;
+mod service;
 mod slug;
 pub mod teaching;
 
@@ -15,10 +15,10 @@ pub use cached::{CatalogCache, Fetched, Source};
 pub use category::Category;
 pub use course::{Course, CourseCard, Duration};
 pub use level::Level;
-pub use postgres::{Catalog, CatalogError, MatchCount, SearchResults};
 pub use query::{
     CatalogQuery, CatalogQueryError, LISTED_RESULTS, LISTED_RESULTS_LABEL, PAGE_SIZE, PageNumber,
     RawCatalogQuery, Sort,
 };
+pub use service::{Catalog, CatalogError, MatchCount, SearchResults};
 pub use slug::{CategorySlug, CourseSlug, SlugError, slug_candidates, slugify};
 pub use teaching::{CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching};

@@ -2,10 +2,10 @@
 
 mod checkout;
 mod insert;
+mod order;
 pub mod payment;
-mod postgres;
 
 pub use checkout::{Checkout, CheckoutError, PlacedOrder};
 pub use insert::{NewOrderItem, insert_order};
+pub use order::{AwaitingEnrollment, Order, OrderItem, OrderStatus, OrderSummary, Orders};
 pub use payment::{CardNumber, CardNumberError, PaymentGateway, SimulatedPaymentGateway};
-pub use postgres::{AwaitingEnrollment, Order, OrderItem, OrderStatus, OrderSummary, Orders};

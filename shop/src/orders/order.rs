@@ -1,4 +1,5 @@
-//! Reading orders back: a student's history and one order.
+//! Orders as the shop reads them back (a student's history, one order, those awaiting enrollment)
+//! and their status.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

@@ -227,8 +227,9 @@ async fn adopt_visitor_cart(visitor: &Visitor, carts: &CartService, user: UserId
 #[derive(Deserialize)]
 pub struct LogoutForm {}
 
-/// Signs out here and on the server. The browser's copy goes first, so a store that fails to end
-/// the sign-in still leaves this browser signed out (the 503 page then says to try again).
+/// Signs out here and on the server. With PostgreSQL unreachable the `Visitor` check already
+/// answers the 503 page and nothing changes; should it fail in between, the browser's copy is gone
+/// first and the 503 page says to try again.
 pub async fn logout(
     state: Data<AppState>,
     visitor: Visitor,

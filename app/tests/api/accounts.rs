@@ -329,3 +329,29 @@ async fn an_oversized_form_is_refused_with_a_page() {
     assert_eq!(page.status, 413);
     assert!(page.header("content-type").starts_with("text/html"));
 }
+
+/// Logging out needs PostgreSQL, where the sign-in is recorded: while it is unreachable the answer
+/// is the 503 page (never a 500, never a half sign-out), and once it is back logout works.
+#[tokio::test]
+async fn logout_while_postgres_is_down_is_a_503_and_works_once_it_is_back() {
+    let proxy = crate::helpers::TcpProxy::start("127.0.0.1:5432").await;
+    let app = TestApp::seeded_behind(&proxy).await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    let token = app.get("/").await.csrf_token();
+
+    proxy.cut();
+    let refused = app.post_form("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.header("content-type").starts_with("text/html"));
+
+    proxy.restore();
+    assert!(app.recovers("/").await, "the shop recovers by itself");
+    assert!(app.get("/").await.body.contains("Signed in as"));
+    assert_eq!(app.log_out().await.status, 303);
+    assert!(!app.get("/").await.body.contains("Signed in as"));
+    let sign_ins: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(sign_ins, 0);
+}

@@ -114,9 +114,8 @@ ensure_chromium() { ensure_apt_programs "Chromium and chromedriver" "the browser
 # docker-compose, which the infrastructure gate's compose stage runs (config only: no Docker daemon needed).
 ensure_docker_compose() { ensure_apt_programs docker-compose "the infrastructure gate's compose stage (scripts/check-infra)" docker-compose:docker-compose; }
 
-# cargo-nextest, which runs each test in a process of its own (several tests assert exact process-wide
-# metrics). Pinned, so a fresh machine gets the version the suite is known to run with (and one that builds
-# with the project's Rust).
+# cargo-nextest, the suite's runner (a timeout per test, a report of the slow and the failed). Pinned, so a
+# fresh machine gets the version the suite is known to run with (and one that builds with the project's Rust).
 NEXTEST_VERSION=0.9.143
 ensure_nextest() {
   have cargo-nextest && return 0

@@ -8,6 +8,7 @@ pub mod login_throttle;
 pub mod metrics;
 pub mod next_path;
 pub mod probes;
+pub mod request_metrics;
 pub mod respond;
 pub mod routes;
 pub mod security_headers;

@@ -17,6 +17,7 @@ use anyhow::Context;
 
 use app::startup::Application;
 use app::telemetry;
+use shop::accounts::demo;
 use shop::catalog::seed;
 use shop::command::{Failure, exit_code, from_args};
 use shop::database;
@@ -171,16 +172,16 @@ async fn seed_demo(options: SeedOptions) -> Result<(), Failure> {
         .demo_accounts
         .unwrap_or(!environment.is_production())
     {
-        let demo = seed::seed_demo_accounts(&pool)
+        let demo = demo::seed_demo_accounts(&pool)
             .await
             .context("seeding the demo accounts failed")?;
         tracing::info!(
             demo_passwords_set = demo.passwords_set,
             demo_orders_added = demo.orders_added,
             "demo accounts ready: {} and {} (password {})",
-            seed::DEMO_STUDENT,
-            seed::DEMO_INSTRUCTOR,
-            seed::DEMO_PASSWORD
+            demo::DEMO_STUDENT,
+            demo::DEMO_INSTRUCTOR,
+            demo::DEMO_PASSWORD
         );
     } else {
         tracing::info!("no demo accounts seeded (SHOP_ENV=production; --demo-accounts adds them)");

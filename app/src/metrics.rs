@@ -1,56 +1,34 @@
-//! Counts and times every request for `/metrics`, labelled by the route's pattern
-//! (`/courses/{slug}`), not its path: one series per page, not one per course or per typo.
+//! The web app's metrics: the families it counts, in a registry of its own (what its `/metrics`
+//! shows; the worker has another). `request_metrics.rs` counts the requests.
 
-use std::time::Instant;
+use shop::metrics::{CacheMetrics, HttpMetrics, MetricsRegistry, OutboxMetrics, PostgresMetrics};
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
-
-/// The route label of a request no route matched (the 404 page).
-pub const UNMATCHED: &str = "unmatched";
-
-/// Middleware (`from_fn`): records method, route pattern, status and time to answer. The time is
-/// to the response's head; a large body still streaming is not in it.
-pub async fn record_requests(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED.to_string());
-    let outcome = next.call(request).await;
-    let status = match &outcome {
-        Ok(response) => response.status(),
-        Err(error) => error.as_response_error().status_code(),
-    };
-    shop::metrics::http_request(method, &route, status.as_u16(), started.elapsed());
-    outcome
+/// The families the web app counts, in a registry of its own (the worker has another).
+#[derive(Clone, Debug)]
+pub struct AppMetrics {
+    pub registry: MetricsRegistry,
+    pub http: HttpMetrics,
+    pub cache: CacheMetrics,
+    pub postgres: PostgresMetrics,
+    /// The outbox relay's (step 4); registered at every step, so the families never come and go.
+    pub outbox: OutboxMetrics,
 }
 
-/// Clients may send any method name; only the standard ones get a series of their own.
-fn method_label(method: &Method) -> &'static str {
-    const STANDARD: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    STANDARD
-        .into_iter()
-        .find(|standard| *standard == method.as_str())
-        .unwrap_or("other")
+impl AppMetrics {
+    pub fn new() -> AppMetrics {
+        let registry = MetricsRegistry::new();
+        AppMetrics {
+            http: HttpMetrics::new(&registry),
+            cache: CacheMetrics::new(&registry),
+            postgres: PostgresMetrics::new(&registry),
+            outbox: OutboxMetrics::new(&registry),
+            registry,
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn methods_outside_the_standard_set_share_one_label() {
-        assert_eq!(method_label(&Method::GET), "GET");
-        let invented = Method::from_bytes(b"BREW").expect("a valid method token");
-        assert_eq!(method_label(&invented), "other");
+impl Default for AppMetrics {
+    fn default() -> AppMetrics {
+        AppMetrics::new()
     }
 }

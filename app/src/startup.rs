@@ -15,7 +15,8 @@ use shop::settings::{MetricsAccess, Settings};
 
 use crate::error::AppError;
 use crate::error_page::error_pages;
-use crate::metrics;
+use crate::metrics::AppMetrics;
+use crate::request_metrics::record_requests;
 use crate::routes;
 use crate::security_headers::security_headers;
 use crate::session::store::{self, Sessions};
@@ -29,6 +30,7 @@ pub struct Application {
     server: Server,
     /// Step 4: the outbox relay beside the web server.
     relay: Option<RelayHandle>,
+    metrics: AppMetrics,
 }
 
 impl Application {
@@ -53,6 +55,7 @@ impl Application {
             secure: settings.sessions.cookie_secure,
         });
         let state = Data::new(AppState::build(settings, stores).await?);
+        let metrics = state.metrics.clone();
         if settings.metrics == MetricsAccess::Off {
             tracing::info!("/metrics is not served: set METRICS_TOKEN to let a scraper read it");
         }
@@ -68,7 +71,7 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<ShopRootSpan>::new())
                 // outside everything else, so its status is the one sent and its time is the whole
-                .wrap(from_fn(metrics::record_requests))
+                .wrap(from_fn(record_requests))
                 // forms are small; anything larger is refused (413) before it is read
                 .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
                 // the whole service graph, built once: a handler cannot ask for a part it lacks
@@ -80,19 +83,29 @@ impl Application {
         .listen(listener)?
         .run();
         // step 4: checkout only writes the outbox; this sends what it wrote
-        let relay = settings
-            .events
-            .clone()
-            .map(|events| outbox_relay::spawn(&settings.database, events));
+        let relay = settings.events.clone().map(|events| {
+            outbox_relay::spawn(
+                &settings.database,
+                events,
+                metrics.outbox.clone(),
+                &metrics.postgres,
+            )
+        });
         Ok(Application {
             port,
             server,
             relay,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What this app counts, as its `/metrics` shows it (the tests read it directly).
+    pub fn metrics(&self) -> AppMetrics {
+        self.metrics.clone()
     }
 
     /// Runs until SIGINT/SIGTERM (actix-web handles both and drains open requests), then lets the

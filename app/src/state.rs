@@ -18,6 +18,7 @@ use shop::settings::{MetricsAccess, Settings};
 use shop::topology::{CartStoreKind, Topology};
 
 use crate::login_throttle::LoginThrottle;
+use crate::metrics::AppMetrics;
 use crate::probes::Probes;
 
 /// The stores the shop's topology picked, made from the settings (tests swap single ones).
@@ -63,6 +64,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     pub probes: Probes,
     pub metrics_access: MetricsAccess,
+    /// What this app counts (its `/metrics`, `/about/architecture`).
+    pub metrics: AppMetrics,
 }
 
 impl AppState {
@@ -73,8 +76,11 @@ impl AppState {
             cosmos_carts,
             redis,
         } = stores;
+        let metrics = AppMetrics::new();
         // step 3: the catalog's pages read through Redis, and instructors' changes invalidate them
-        let catalog_cache = redis.clone().map(CatalogCache::new);
+        let catalog_cache = redis
+            .clone()
+            .map(|redis| CatalogCache::new(redis, metrics.cache.clone()));
         let (catalog, teaching) = match &catalog_cache {
             Some(cache) => (
                 Catalog::with_cache(pool.clone(), cache.clone()),
@@ -108,7 +114,11 @@ impl AppState {
             CartService::new(cart_store.clone(), pricing.clone(), enrollments.clone());
         // step 3: the cart read through Redis, the store written first
         let cart_store: Arc<dyn CartStore> = match &redis {
-            Some(redis) => Arc::new(CachedCartStore::new(cart_store, redis.clone())),
+            Some(redis) => Arc::new(CachedCartStore::new(
+                cart_store,
+                redis.clone(),
+                metrics.cache.clone(),
+            )),
             None => cart_store,
         };
         let probes = Probes {
@@ -147,6 +157,7 @@ impl AppState {
             login_throttle,
             probes,
             metrics_access: settings.metrics.clone(),
+            metrics,
             pool,
         })
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, RedisError};
+use redis::{AsyncCommands, Client, ExistenceCheck, RedisError, SetExpiry, SetOptions};
 
 use crate::outage::{Away, StoreError, StoreGuard, Verdict};
 use crate::settings::RedisSettings;
@@ -163,6 +163,33 @@ impl Redis {
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
         let seconds = ttl.as_secs().max(1);
         self.run(|mut redis| async move { redis.set_ex(key, value, seconds).await })
+            .await
+    }
+
+    /// `SET … XX EX`: replaces the value only if the key still exists (never brings back a key
+    /// that expired or was deleted meanwhile); whether it did.
+    pub async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let options = SetOptions::default()
+            .conditional_set(ExistenceCheck::XX)
+            .with_expiration(SetExpiry::EX(ttl.as_secs().max(1)));
+        self.run(|mut redis| async move {
+            redis
+                .set_options::<_, _, Option<String>>(key, value, options)
+                .await
+        })
+        .await
+        .map(|replaced| replaced.is_some())
+    }
+
+    /// `EXPIRE`: the key now lives `ttl` from now (nothing happens to a key that is gone).
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<(), CacheError> {
+        let seconds = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        self.run(|mut redis| async move { redis.expire::<_, ()>(key, seconds).await })
             .await
     }
 

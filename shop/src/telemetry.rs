@@ -68,6 +68,6 @@ struct StatementCounter;
 
 impl<S: Subscriber> Layer<S> for StatementCounter {
     fn on_event(&self, _event: &Event<'_>, _context: Context<'_, S>) {
-        crate::metrics::postgres_query();
+        crate::metrics::statement_sent();
     }
 }

@@ -23,6 +23,7 @@ use shop::readiness::DownCause;
 use shop::settings::WorkerSettings;
 
 use crate::handling::{self, Handler, Unsettled};
+use crate::metrics::WorkerMetrics;
 
 /// The name the worker's connections show in RabbitMQ's management UI.
 const CONNECTION_NAME: &str = "enrollment-worker";
@@ -92,10 +93,11 @@ enum Lost {
 pub(crate) async fn consume_until(
     settings: &WorkerSettings,
     pool: PgPool,
+    metrics: WorkerMetrics,
     status: Arc<BrokerStatus>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let handler = Arc::new(Handler::new(pool, settings));
+    let handler = Arc::new(Handler::new(pool, settings, metrics));
     let mut backoff = Backoff::default();
     while !*stop.borrow() {
         match session(settings, &handler, &status, &mut backoff, &mut stop).await {

@@ -20,8 +20,10 @@ use shop::events::broker::{
     DEAD_LETTER_REASON_HEADER, LAST_ERROR_HEADER, attempt_of, with_attempt, with_text_header,
 };
 use shop::events::{BrokerNames, OrderPlaced, RetryPolicy};
-use shop::metrics::{self, MessageOutcome};
+use shop::metrics::MessageOutcome;
 use shop::settings::WorkerSettings;
+
+use crate::metrics::WorkerMetrics;
 
 /// How long a republished copy may wait for the broker's confirm before the channel is given up.
 pub(crate) const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,11 +44,13 @@ pub(crate) struct Handler {
     names: BrokerNames,
     /// The longest one enrollment may take before it counts as a passing failure.
     enroll_timeout: Duration,
+    metrics: WorkerMetrics,
 }
 
 impl Handler {
-    pub(crate) fn new(pool: PgPool, settings: &WorkerSettings) -> Handler {
+    pub(crate) fn new(pool: PgPool, settings: &WorkerSettings, metrics: WorkerMetrics) -> Handler {
         Handler {
+            metrics,
             names: BrokerNames::new(&settings.broker.name_prefix),
             pool,
             retry: RetryPolicy::new(&settings.broker.retry_delays),
@@ -96,11 +100,17 @@ pub(crate) async fn handle(
     handler: &Handler,
 ) -> Result<MessageOutcome, Unsettled> {
     let started = Instant::now();
-    metrics::message_consumed();
+    let metrics = &handler.metrics;
+    metrics.enrollment.consumed();
     let attempt = attempt_of(delivery.properties.headers().as_ref());
-    let decision = decide(&delivery.data, attempt, handler).await;
-    let outcome = settle(decision, &delivery, channel, handler).await?;
-    metrics::message_processed(outcome, started.elapsed());
+    let outcome = metrics
+        .postgres
+        .counting_statements(async {
+            let decision = decide(&delivery.data, attempt, handler).await;
+            settle(decision, &delivery, channel, handler).await
+        })
+        .await?;
+    metrics.enrollment.processed(outcome, started.elapsed());
     Ok(outcome)
 }
 

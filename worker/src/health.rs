@@ -10,6 +10,7 @@ use actix_web::{App, HttpResponse, HttpServer};
 use sqlx::PgPool;
 
 use crate::consumer::{BrokerState, BrokerStatus};
+use crate::metrics::WorkerMetrics;
 use shop::readiness::{DownCause, Readiness, Status, StoreStatus, check};
 
 /// The server on `listener`; it stops when its handle says so (the worker handles the signals).
@@ -17,16 +18,19 @@ pub(crate) fn serve(
     listener: TcpListener,
     pool: PgPool,
     broker: Arc<BrokerStatus>,
+    metrics: WorkerMetrics,
 ) -> std::io::Result<Server> {
     let pool = Data::new(pool);
     let broker = Data::from(broker);
+    let metrics = Data::new(metrics);
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(pool.clone())
             .app_data(broker.clone())
+            .app_data(metrics.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(metrics))
+            .route("/metrics", web::get().to(scrape))
     })
     // three probes a few times a minute: one thread is plenty
     .workers(1)
@@ -71,11 +75,11 @@ async fn readyz(pool: Data<PgPool>, broker: Data<BrokerStatus>) -> HttpResponse 
     HttpResponse::build(status).json(body)
 }
 
-/// `GET /metrics`: the process's metrics (messages consumed and by outcome, processing time,
-/// pool connections) in the Prometheus text format.
-async fn metrics(pool: Data<PgPool>) -> HttpResponse {
-    shop::metrics::observe_pool(&pool);
-    match shop::metrics::render() {
+/// `GET /metrics`: the worker's metrics (messages consumed and by outcome, processing time, SQL
+/// statements, pool connections) in the Prometheus text format.
+async fn scrape(pool: Data<PgPool>, metrics: Data<WorkerMetrics>) -> HttpResponse {
+    metrics.postgres.observe_pool(&pool);
+    match metrics.registry.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type(shop::metrics::CONTENT_TYPE)
             .body(text),

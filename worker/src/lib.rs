@@ -10,6 +10,7 @@
 mod consumer;
 mod handling;
 mod health;
+pub mod metrics;
 mod redrive;
 pub mod telemetry;
 
@@ -26,6 +27,7 @@ use shop::settings::WorkerSettings;
 pub use redrive::redrive;
 
 use crate::consumer::BrokerStatus;
+use crate::metrics::WorkerMetrics;
 
 /// One enrollment worker: its health server's port and its PostgreSQL pool, ready to consume.
 pub struct Worker {
@@ -33,6 +35,7 @@ pub struct Worker {
     listener: TcpListener,
     port: u16,
     pool: PgPool,
+    metrics: WorkerMetrics,
 }
 
 impl Worker {
@@ -48,11 +51,17 @@ impl Worker {
             listener,
             port,
             pool,
+            metrics: WorkerMetrics::new(),
         })
     }
 
     pub fn health_port(&self) -> u16 {
         self.port
+    }
+
+    /// What this worker counts, as its `/metrics` shows it (the tests read it directly).
+    pub fn metrics(&self) -> WorkerMetrics {
+        self.metrics.clone()
     }
 
     /// Runs until `shutdown` completes, then drains in-flight messages and returns.
@@ -65,9 +74,10 @@ impl Worker {
             listener,
             port: _,
             pool,
+            metrics,
         } = self;
         let broker = Arc::new(BrokerStatus::default());
-        let server = health::serve(listener, pool.clone(), broker.clone())
+        let server = health::serve(listener, pool.clone(), broker.clone(), metrics.clone())
             .context("the health server cannot start")?;
         let server_handle = server.handle();
         let server_task = tokio::spawn(server);
@@ -79,7 +89,7 @@ impl Worker {
             let _ = stop.send(true);
         });
 
-        consumer::consume_until(&settings, pool.clone(), broker, stopped).await;
+        consumer::consume_until(&settings, pool.clone(), metrics, broker, stopped).await;
 
         signal.abort();
         server_handle.stop(true).await;

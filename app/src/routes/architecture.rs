@@ -7,7 +7,7 @@ use askama_web::WebTemplate;
 
 use shop::cache::CacheName;
 use shop::events::Outbox;
-use shop::metrics::{self, CacheOutcome};
+use shop::metrics::CacheOutcome;
 use shop::orders::Orders;
 use shop::topology::{EnrollmentMode, Step, Topology};
 
@@ -94,7 +94,7 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
                     oldest_pending: age(backlog.oldest),
                     awaiting_enrollment: waiting.orders,
                     oldest_awaiting: age(waiting.oldest),
-                    published: metrics::outbox_published_so_far(),
+                    published: state.metrics.outbox.published_so_far(),
                 }),
                 Err(error) => {
                     tracing::warn!(%error, "the outbox figures could not be read");
@@ -103,14 +103,15 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
             }
         }
     };
+    let cache_metrics = &state.metrics.cache;
     let caches = CACHES
         .into_iter()
         .map(|(cache, label)| CacheFigures {
             label,
-            hits: metrics::cache_requests(cache, CacheOutcome::Hit),
-            misses: metrics::cache_requests(cache, CacheOutcome::Miss),
-            errors: metrics::cache_requests(cache, CacheOutcome::Error),
-            rebuilds: metrics::cache_rebuilds(cache),
+            hits: cache_metrics.requests(cache, CacheOutcome::Hit),
+            misses: cache_metrics.requests(cache, CacheOutcome::Miss),
+            errors: cache_metrics.requests(cache, CacheOutcome::Error),
+            rebuilds: cache_metrics.rebuilds(cache),
         })
         .collect();
     ArchitecturePage {
@@ -123,7 +124,7 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
         steps: Step::ALL,
         stores,
         caches,
-        postgres_queries: metrics::postgres_queries(),
+        postgres_queries: state.metrics.postgres.statements(),
         events,
     }
 }

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// `GET /metrics`: every metric of this process in the Prometheus text format (`shop::metrics`).
+/// `GET /metrics`: every metric of this app in the Prometheus text format (`crate::metrics::AppMetrics`).
 ///
 /// Who may read it is `METRICS_TOKEN`'s to say (`MetricsAccess`): the ingress of a deployment
 /// publishes every path, so in production a scraper sends `Authorization: Bearer <token>`, and
@@ -46,8 +46,12 @@ pub async fn metrics(
             }
         }
     }
-    shop::metrics::observe_pool(pool);
-    let text = shop::metrics::render().map_err(|error| AppError::Internal(error.into()))?;
+    state.metrics.postgres.observe_pool(pool);
+    let text = state
+        .metrics
+        .registry
+        .render()
+        .map_err(|error| AppError::Internal(error.into()))?;
     Ok(HttpResponse::Ok()
         .content_type(shop::metrics::CONTENT_TYPE)
         // a scraper wants this instant's numbers, never a cached copy

@@ -235,29 +235,18 @@ impl SessionStore for RedisSessionStore {
         }
         let json =
             serde_json::to_vec(&state).map_err(|error| UpdateError::Serialization(error.into()))?;
-        let key = self.redis_key(&session_key);
-        let seconds = seconds(ttl).as_secs();
         // XX: never bring back a key that has expired or was ended (renewed at sign-in, removed at
         // sign-out) meanwhile, as a copy of it may be in someone else's hands
         let updated = self
             .redis
-            .run(|mut redis| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(json)
-                    .arg("XX")
-                    .arg("EX")
-                    .arg(seconds)
-                    .query_async::<Option<String>>(&mut redis)
-                    .await
-            })
+            .replace(&self.redis_key(&session_key), &json, seconds(ttl))
             .await;
         match updated {
-            Ok(Some(_)) => Ok(session_key),
+            Ok(true) => Ok(session_key),
             // nor its state: this request read the session before another ended it (a sign-out in
             // another tab), and moving its `user_id` to a fresh key would sign the browser in
             // again. The visitor starts a fresh anonymous session instead.
-            Ok(None) => self
+            Ok(false) => self
                 .save(State::new(), ttl)
                 .await
                 .map_err(|error| match error {
@@ -275,17 +264,9 @@ impl SessionStore for RedisSessionStore {
         session_key: &SessionKey,
         ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
-        let key = self.redis_key(session_key);
-        let seconds = seconds(ttl).as_secs();
         let extended = self
             .redis
-            .run(|mut redis| async move {
-                redis::cmd("EXPIRE")
-                    .arg(&key)
-                    .arg(seconds)
-                    .query_async::<()>(&mut redis)
-                    .await
-            })
+            .expire(&self.redis_key(session_key), seconds(ttl))
             .await;
         // a missed extension only makes the session end sooner
         if let Err(error) = extended {

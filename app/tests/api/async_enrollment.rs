@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shop::catalog::seed;
 use shop::events::OrderPlaced;
-use shop::metrics::{self, MessageOutcome};
+use shop::metrics::MessageOutcome;
 use shop::orders::SimulatedPaymentGateway;
 use uuid::Uuid;
 
@@ -257,8 +257,14 @@ async fn a_burst_of_checkouts_through_a_broker_cut_enrolls_every_order_once() {
     // an ack lost in the cut makes a redelivery, which the worker counts as a duplicate; the count
     // comes after the ack, which comes after the commit the query above saw
     let counted = || {
-        metrics::messages_processed(MessageOutcome::Enrolled)
-            + metrics::messages_processed(MessageOutcome::Duplicate)
+        worker
+            .metrics
+            .enrollment
+            .messages_processed(MessageOutcome::Enrolled)
+            + worker
+                .metrics
+                .enrollment
+                .messages_processed(MessageOutcome::Duplicate)
     };
     eventually(
         "every message is counted",
@@ -266,13 +272,22 @@ async fn a_burst_of_checkouts_through_a_broker_cut_enrolls_every_order_once() {
         || async { counted() >= STUDENTS as u64 },
     )
     .await;
-    let enrolled = metrics::messages_processed(MessageOutcome::Enrolled);
+    let enrolled = worker
+        .metrics
+        .enrollment
+        .messages_processed(MessageOutcome::Enrolled);
     assert!(
         enrolled <= STUDENTS as u64,
         "enrolled {enrolled}, duplicates {}",
         counted() - enrolled
     );
-    assert_eq!(metrics::messages_processed(MessageOutcome::DeadLettered), 0);
+    assert_eq!(
+        worker
+            .metrics
+            .enrollment
+            .messages_processed(MessageOutcome::DeadLettered),
+        0
+    );
     assert_eq!(
         rabbit
             .message_count(&rabbit.names().dead_letter_queue())
@@ -349,8 +364,12 @@ async fn relays_skip_rows_another_holds_and_send_each_event_once() {
     .await
     .expect("count");
     assert_eq!(published_twice, 1);
-    // sent again, as a relay does when it could not mark a confirmed row: the worker's duplicate
-    assert_eq!(rabbit.message_count(&queue).await, ORDERS as u32 + 2);
+    // sent once more once let go, as a relay does when it could not mark a confirmed row: the
+    // worker's duplicate (the earlier count may hold a publication from the setup's window too)
+    assert_eq!(
+        rabbit.message_count(&queue).await,
+        held_publications + ORDERS as u32 + 1
+    );
     assert!(!held_order.is_empty());
 }
 

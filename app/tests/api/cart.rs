@@ -37,7 +37,7 @@ impl TestApp {
 
     pub async fn cart_slugs(&self) -> Vec<String> {
         let page = self.get("/cart").await;
-        assert_eq!(page.status, 200);
+        assert_eq!(page.status, 200, "{}", page.body);
         page.body
             .split(r#"<li class="cart__line">"#)
             .skip(1)

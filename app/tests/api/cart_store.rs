@@ -17,6 +17,7 @@ use shop::cart::{
     PostgresCartStore,
 };
 use shop::ids::{CourseId, UserId};
+use shop::metrics::{CacheMetrics, MetricsRegistry};
 use shop::money::Money;
 
 use crate::helpers::{TestCosmos, TestDatabase, TestRedis};
@@ -316,7 +317,8 @@ async fn a_slow_reader_cannot_put_a_stale_cart_back_in_the_cache() {
         reached: tokio::sync::Notify::new(),
         release: tokio::sync::Notify::new(),
     });
-    let cached = Arc::new(CachedCartStore::new(held.clone(), redis));
+    let metrics = CacheMetrics::new(&MetricsRegistry::new());
+    let cached = Arc::new(CachedCartStore::new(held.clone(), redis, metrics));
     let owner = CartOwner::User(UserId(5));
     cached.add(owner, line(1, 100, 10)).await.expect("add");
     cached.add(owner, line(2, 100, 5)).await.expect("add");

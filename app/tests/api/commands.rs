@@ -294,7 +294,7 @@ async fn seeding_in_production_leaves_out_the_demo_accounts_unless_asked() {
     let env = [("DATABASE_URL", url.as_str()), ("SHOP_ENV", "production")];
     let demo_accounts = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE email = $1")
-            .bind(shop::catalog::seed::DEMO_STUDENT)
+            .bind(shop::accounts::demo::DEMO_STUDENT)
             .fetch_one(&pool)
             .await
             .expect("count")

@@ -6,10 +6,12 @@ use std::time::Duration;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use app::metrics::AppMetrics;
 use app::startup::Application;
 use shop::catalog::seed;
 use shop::settings::Settings;
 use testkit::InProcess;
+use worker::metrics::WorkerMetrics;
 
 // the databases, the proxy, settings and polling live in the workspace's testkit crate, shared with
 // the worker's tests
@@ -24,6 +26,8 @@ pub struct TestApp {
     pub database: Arc<TestDatabase>,
     /// What this instance was started with, so a second instance can share its stores.
     pub settings: Settings,
+    /// What this instance counts (its `/metrics`), read directly.
+    pub metrics: AppMetrics,
 }
 
 impl TestApp {
@@ -41,7 +45,10 @@ impl TestApp {
     /// The app at tutorial step 2: carts in a Cosmos DB database of the test's own.
     pub async fn with_cosmos_carts() -> TestApp {
         let cosmos = TestCosmos::new();
-        TestApp::start(TestDatabase::seeded().await, None, cosmos.overrides()).await
+        TestApp::start(TestDatabase::seeded().await, None, cosmos.overrides())
+            .await
+            .once_cosmos_answers()
+            .await
     }
 
     /// The app at step 2 reaching Cosmos DB through `proxy`, so a test can cut Cosmos away.
@@ -74,7 +81,31 @@ impl TestApp {
                 .iter()
                 .map(|(name, value)| (*name, value.to_string())),
         );
-        TestApp::start(TestDatabase::seeded().await, None, overrides).await
+        TestApp::start(TestDatabase::seeded().await, None, overrides)
+            .await
+            .once_cosmos_answers()
+            .await
+    }
+
+    /// Once the test's Cosmos DB database answers the app (its `/readyz` says `up`). Databases
+    /// are made on first use, and with many tests starting at once in one process the first
+    /// calls can outlast the tests' short Cosmos timeout: a test starts from a working store.
+    async fn once_cosmos_answers(self) -> TestApp {
+        eventually(
+            "the app's Cosmos DB answers",
+            Duration::from_secs(20),
+            || async {
+                let ready: serde_json::Value =
+                    serde_json::from_str(&self.get("/readyz").await.body).unwrap_or_default();
+                ready["stores"].as_array().is_some_and(|stores| {
+                    stores
+                        .iter()
+                        .any(|store| store["name"] == "cosmos" && store["status"] == "up")
+                })
+            },
+        )
+        .await;
+        self
     }
 
     /// Checkout at step 4's asynchronous enrollment: an outbox row instead of enrollments, sent by
@@ -108,13 +139,20 @@ impl TestApp {
             .await
             .expect("the second instance starts");
         let address = format!("http://127.0.0.1:{}", application.port());
+        let metrics = application.metrics();
         tokio::spawn(application.run_until_stopped());
-        TestApp {
+        let instance = TestApp {
             address,
             client: client(),
             pool: self.pool.clone(),
             database: self.database.clone(),
             settings: self.settings.clone(),
+            metrics,
+        };
+        if self.settings.cosmos.is_some() {
+            instance.once_cosmos_answers().await
+        } else {
+            instance
         }
     }
 
@@ -126,6 +164,7 @@ impl TestApp {
             pool: self.pool.clone(),
             database: self.database.clone(),
             settings: self.settings.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -137,6 +176,7 @@ impl TestApp {
             pool: other.pool.clone(),
             database: other.database.clone(),
             settings: other.settings.clone(),
+            metrics: other.metrics.clone(),
         }
     }
 
@@ -210,6 +250,7 @@ impl TestApp {
             .await
             .expect("the app binds a port");
         let address = format!("http://127.0.0.1:{}", application.port());
+        let metrics = application.metrics();
         tokio::spawn(application.run_until_stopped());
         TestApp {
             address,
@@ -217,6 +258,7 @@ impl TestApp {
             pool: database.pool().await,
             database: Arc::new(database),
             settings,
+            metrics,
         }
     }
 
@@ -529,6 +571,8 @@ impl Browser<'_> {
 /// worker's own tests have a `TestWorker` of their own, over the same `testkit::InProcess`.)
 pub struct TestWorker {
     pub health: String,
+    /// What it counts, read directly.
+    pub metrics: WorkerMetrics,
     running: InProcess<anyhow::Result<()>>,
 }
 
@@ -544,8 +588,13 @@ impl TestWorker {
             .await
             .expect("the worker binds its port");
         let health = format!("http://127.0.0.1:{}", worker.health_port());
+        let metrics = worker.metrics();
         let running = InProcess::spawn(|stop| worker.run_until(stop));
-        TestWorker { health, running }
+        TestWorker {
+            health,
+            metrics,
+            running,
+        }
     }
 
     /// Stops it as SIGTERM would: in-flight messages are finished first.

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use shop::catalog::seed::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::accounts::demo::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::catalog::seed;
 use shop::orders::SimulatedPaymentGateway;
 use uuid::Uuid;
 
@@ -41,7 +42,7 @@ async fn every_page_is_valid_html_with_a_description_and_headings_in_order() {
 
     // a visitor
     let app = TestApp::seeded().await;
-    seed::seed_demo_accounts(&app.pool)
+    demo::seed_demo_accounts(&app.pool)
         .await
         .expect("demo accounts");
     pages.keep("home", 200, app.get("/").await);

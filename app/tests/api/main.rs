@@ -1,5 +1,9 @@
 //! Integration tests: the real app over HTTP, against a real PostgreSQL and Cosmos DB server.
 
+// A test's future nests the whole app's start-up futures (TestApp → Application → AppState →
+// stores); computing its layout goes deeper than the default limit of 128 queries.
+#![recursion_limit = "256"]
+
 mod accounts;
 mod async_enrollment;
 mod cart;

@@ -22,9 +22,9 @@ async fn scrape(app: &TestApp) -> String {
 async fn metrics_answers_in_the_prometheus_text_format() {
     let app = TestApp::seeded().await;
     assert_eq!(app.get("/").await.status, 200);
-    // cache lookups are counted by the step-3 stores; any in this process shows up here
-    shop::metrics::cache_miss(shop::cache::CacheName::Course);
-    shop::metrics::cache_rebuild(shop::cache::CacheName::Course);
+    // cache lookups are counted by the step-3 stores, in this app's registry
+    app.metrics.cache.miss(shop::cache::CacheName::Course);
+    app.metrics.cache.rebuild(shop::cache::CacheName::Course);
 
     let page = app.get("/metrics").await;
     assert_eq!(page.status, 200);
@@ -128,23 +128,23 @@ async fn a_course_page_is_counted_under_its_route_pattern_not_its_path() {
 async fn postgres_queries_count_every_statement_the_shop_sends() {
     let app = TestApp::seeded().await;
 
-    let before = shop::metrics::postgres_queries();
+    let before = app.metrics.postgres.statements();
     assert_eq!(app.get("/").await.status, 200);
-    let home = shop::metrics::postgres_queries() - before;
+    let home = app.metrics.postgres.statements() - before;
     assert!(home > 0, "the home page reads the catalog from PostgreSQL");
 
     // /readyz at step 0 checks PostgreSQL alone, with one `SELECT 1`
-    let before = shop::metrics::postgres_queries();
+    let before = app.metrics.postgres.statements();
     for _ in 0..3 {
         assert_eq!(app.get("/readyz").await.status, 200);
     }
-    assert_eq!(shop::metrics::postgres_queries() - before, 3);
+    assert_eq!(app.metrics.postgres.statements() - before, 3);
 
     // the endpoint shows the same count, and scraping sends no statement itself
-    let counted = shop::metrics::postgres_queries();
+    let counted = app.metrics.postgres.statements();
     let scraped = sample(&scrape(&app).await, "courseshop_postgres_queries_total");
     assert_eq!(scraped, counted as f64);
-    assert_eq!(shop::metrics::postgres_queries(), counted);
+    assert_eq!(app.metrics.postgres.statements(), counted);
 }
 
 /// `/metrics` with `Authorization: Bearer <token>` (or none), as a scraper sends it.

@@ -1,8 +1,8 @@
 //! Tutorial step 3 over HTTP: Redis as the shop's shared cache.
 
+use shop::accounts::demo::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
 use shop::cache::CacheName;
-use shop::catalog::seed::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
-use shop::metrics;
+use shop::catalog::seed;
 
 use crate::helpers::{Page, TcpProxy, TestApp, TestRedis};
 
@@ -23,7 +23,7 @@ async fn at_step_3_readyz_shows_redis_and_the_footer_names_it() {
 
 /// The slug of a published course the demo instructor teaches.
 async fn an_instructors_course(app: &TestApp) -> String {
-    seed::seed_demo_accounts(&app.pool).await.expect("demo");
+    demo::seed_demo_accounts(&app.pool).await.expect("demo");
     sqlx::query_scalar(
         "SELECT c.slug FROM courses c JOIN users u ON u.id = c.instructor_id
          WHERE u.email = $1 AND c.published ORDER BY c.id LIMIT 1",
@@ -55,9 +55,9 @@ async fn a_second_read_of_a_course_comes_from_redis_without_a_query() {
         first.body.split("site-footer").nth(1).unwrap_or_default()
     );
 
-    let before = metrics::postgres_queries();
+    let before = app.metrics.postgres.statements();
     let second = app.get(&path).await;
-    let queries = metrics::postgres_queries() - before;
+    let queries = app.metrics.postgres.statements() - before;
     assert_eq!(second.status, 200);
     assert_eq!(served_from(&second), "Redis cache");
     assert_eq!(queries, 0, "a cached course page needs no PostgreSQL query");
@@ -69,10 +69,10 @@ async fn a_second_read_of_a_course_comes_from_redis_without_a_query() {
     // list pages too, per query, filters, sort and page
     let list = "/courses?category=databases&sort=newest&page=2";
     assert_eq!(served_from(&app.get(list).await), "PostgreSQL");
-    let before = metrics::postgres_queries();
+    let before = app.metrics.postgres.statements();
     let again = app.get(list).await;
     assert_eq!(served_from(&again), "Redis cache");
-    assert_eq!(metrics::postgres_queries() - before, 0);
+    assert_eq!(app.metrics.postgres.statements() - before, 0);
     assert_eq!(
         served_from(
             &app.get("/courses?category=databases&sort=price_asc&page=2")
@@ -153,7 +153,7 @@ async fn an_instructors_edit_is_visible_at_once_on_another_instance() {
 async fn concurrent_misses_of_one_course_rebuild_it_once() {
     let app = TestApp::with_redis().await;
     let path = format!("/courses/{}", seed::course(21).slug);
-    let before = metrics::cache_rebuilds(CacheName::Course);
+    let before = app.metrics.cache.rebuilds(CacheName::Course);
     let pages = futures::future::join_all((0..20).map(|_| {
         let browser = app.other_browser();
         let path = path.clone();
@@ -162,7 +162,7 @@ async fn concurrent_misses_of_one_course_rebuild_it_once() {
     .await;
     assert!(pages.iter().all(|status| *status == 200), "{pages:?}");
     assert_eq!(
-        metrics::cache_rebuilds(CacheName::Course) - before,
+        app.metrics.cache.rebuilds(CacheName::Course) - before,
         1,
         "twenty concurrent misses, one read of PostgreSQL"
     );

@@ -1,12 +1,13 @@
 //! Instructors' pages: only their own courses, validated forms, publishing.
 
-use shop::catalog::seed::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::accounts::demo::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::catalog::seed;
 
 use crate::helpers::TestApp;
 
 /// Gives the seeded demo instructor a password and logs in as them.
 async fn as_instructor(app: &TestApp) {
-    seed::seed_demo_accounts(&app.pool)
+    demo::seed_demo_accounts(&app.pool)
         .await
         .expect("demo accounts");
     assert_eq!(app.log_in(DEMO_INSTRUCTOR, DEMO_PASSWORD).await.status, 303);
@@ -178,7 +179,7 @@ async fn another_instructors_course_is_not_found_and_students_are_refused() {
 #[tokio::test]
 async fn an_unpublished_course_stays_in_past_orders() {
     let app = TestApp::seeded().await;
-    seed::seed_demo_accounts(&app.pool).await.expect("demo");
+    demo::seed_demo_accounts(&app.pool).await.expect("demo");
     // the demo student bought course 2; its instructor unpublishes it
     let owner: String = sqlx::query_scalar(
         "SELECT u.email FROM courses c JOIN users u ON u.id = c.instructor_id WHERE c.slug = $1",
@@ -194,7 +195,7 @@ async fn an_unpublished_course_stays_in_past_orders() {
         .expect("unpublish");
     assert!(!owner.is_empty());
     assert_eq!(
-        app.log_in(seed::DEMO_STUDENT, DEMO_PASSWORD).await.status,
+        app.log_in(demo::DEMO_STUDENT, DEMO_PASSWORD).await.status,
         303
     );
     let mine = app.get("/my/courses").await;
@@ -213,9 +214,9 @@ async fn an_unpublished_course_stays_in_past_orders() {
 #[tokio::test]
 async fn demo_accounts_are_seeded_once() {
     let app = TestApp::seeded().await;
-    let first = seed::seed_demo_accounts(&app.pool).await.expect("demo");
+    let first = demo::seed_demo_accounts(&app.pool).await.expect("demo");
     assert_eq!((first.passwords_set, first.orders_added), (2, 2));
-    let again = seed::seed_demo_accounts(&app.pool)
+    let again = demo::seed_demo_accounts(&app.pool)
         .await
         .expect("demo again");
     assert_eq!((again.passwords_set, again.orders_added), (0, 0));

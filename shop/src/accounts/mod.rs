@@ -1,5 +1,6 @@
 //! Accounts: students and instructors, their sign-up and login.
 
+pub mod demo;
 mod display_name;
 mod email;
 mod login_limit;

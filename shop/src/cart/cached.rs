@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{CartError, CartId, CartLine, CartOwner, CartStore};
 use crate::cache::{CacheError, CacheName, Redis, retry_in_background};
 use crate::ids::{CourseId, UserId};
-use crate::metrics;
+use crate::metrics::CacheMetrics;
 use crate::money::Money;
 
 /// A cached cart is dropped on every write; the TTL only frees memory of carts nobody reads.
@@ -39,6 +39,7 @@ return 0
 pub struct CachedCartStore {
     store: Arc<dyn CartStore>,
     redis: Redis,
+    metrics: CacheMetrics,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,8 +50,12 @@ struct CachedLine {
 }
 
 impl CachedCartStore {
-    pub fn new(store: Arc<dyn CartStore>, redis: Redis) -> CachedCartStore {
-        CachedCartStore { store, redis }
+    pub fn new(store: Arc<dyn CartStore>, redis: Redis, metrics: CacheMetrics) -> CachedCartStore {
+        CachedCartStore {
+            store,
+            redis,
+            metrics,
+        }
     }
 
     fn keys(&self, owner: CartOwner) -> (String, String) {
@@ -134,15 +139,15 @@ impl CartStore for CachedCartStore {
         let (copy, generation_key) = self.keys(owner);
         let generation = match self.cached(&copy).await {
             Ok(Some(lines)) => {
-                metrics::cache_hit(CacheName::Cart);
+                self.metrics.hit(CacheName::Cart);
                 return Ok(lines);
             }
             Ok(None) => {
-                metrics::cache_miss(CacheName::Cart);
+                self.metrics.miss(CacheName::Cart);
                 self.generation(&generation_key).await.ok()
             }
             Err(_) => {
-                metrics::cache_error(CacheName::Cart);
+                self.metrics.error(CacheName::Cart);
                 None
             }
         };

@@ -22,7 +22,7 @@ use super::{Category, Course, CourseSlug, SearchResults};
 use redis::AsyncCommands;
 
 use crate::cache::{CacheError, CacheName, Redis, retry_in_background};
-use crate::metrics;
+use crate::metrics::CacheMetrics;
 
 /// A course page changes only when its instructor edits it, which invalidates it at once: the TTL
 /// only bounds how long a missed invalidation (Redis unreachable at that moment) could last.
@@ -73,11 +73,12 @@ pub struct Fetched<T> {
 #[derive(Clone)]
 pub struct CatalogCache {
     redis: Redis,
+    metrics: CacheMetrics,
 }
 
 impl CatalogCache {
-    pub fn new(redis: Redis) -> CatalogCache {
-        CatalogCache { redis }
+    pub fn new(redis: Redis, metrics: CacheMetrics) -> CatalogCache {
+        CatalogCache { redis, metrics }
     }
 
     pub async fn course<E, Fut>(
@@ -91,7 +92,7 @@ impl CatalogCache {
         // The version is in the course key too: a request that read the course just before an
         // edit and stores it just after stores it under the old version, which nobody reads.
         let Some(version) = self.version().await else {
-            metrics::cache_error(CacheName::Course);
+            self.metrics.error(CacheName::Course);
             return load().await.map(from_database);
         };
         let key = self.redis.key(&format!("catalog:course:v{version}:{slug}"));
@@ -115,7 +116,7 @@ impl CatalogCache {
     {
         let Some(version) = self.version().await else {
             // without the version no key is safe to read: go to the store
-            metrics::cache_error(CacheName::CatalogPage);
+            self.metrics.error(CacheName::CatalogPage);
             return load().await.map(from_database);
         };
         let page = query.page_number();
@@ -190,13 +191,13 @@ impl CatalogCache {
     {
         match self.read::<T>(&key).await {
             Ok(Some(value)) => {
-                metrics::cache_hit(cache);
+                self.metrics.hit(cache);
                 return Ok(from_cache(value));
             }
-            Ok(None) => metrics::cache_miss(cache),
+            Ok(None) => self.metrics.miss(cache),
             Err(_) => {
                 // Redis is away: the store answers, a little slower
-                metrics::cache_error(cache);
+                self.metrics.error(cache);
                 return load().await.map(from_database);
             }
         }
@@ -244,7 +245,7 @@ impl CatalogCache {
                 }
             }
         }
-        metrics::cache_rebuild(cache);
+        self.metrics.rebuild(cache);
         let loaded = load().await;
         if let Ok(value) = &loaded
             && let Ok(bytes) = serde_json::to_vec(value)

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::database::{self, StoreError};
 use crate::events::broker::{self, BrokerNames};
 use crate::events::{Outbox, PendingEvent, outbox};
-use crate::metrics;
+use crate::metrics::{OutboxMetrics, PostgresMetrics, PublishFailure};
 use crate::orders::Orders;
 use crate::settings::{DatabaseSettings, EventSettings};
 
@@ -65,7 +65,13 @@ impl RelayHandle {
 /// confirms, and `LISTEN` holds one for good, so neither may take connections from the pages.
 /// `LISTEN` goes straight to the server (`DATABASE_DIRECT_URL`) when it can: a notification never
 /// reaches a client of a transaction pooler such as PgBouncer, and then only the poll wakes the relay.
-pub fn spawn(database: &DatabaseSettings, settings: EventSettings) -> RelayHandle {
+/// What it counts goes to `metrics`, its statements to `statements`.
+pub fn spawn(
+    database: &DatabaseSettings,
+    settings: EventSettings,
+    metrics: OutboxMetrics,
+    statements: &PostgresMetrics,
+) -> RelayHandle {
     let pool = database::connect_lazily(&DatabaseSettings {
         max_connections: 2,
         ..database.clone()
@@ -82,10 +88,11 @@ pub fn spawn(database: &DatabaseSettings, settings: EventSettings) -> RelayHandl
         names: BrokerNames::new(&settings.broker.name_prefix),
         settings,
         stopped,
+        metrics,
     };
     RelayHandle {
         stop,
-        task: tokio::spawn(relay.run()),
+        task: tokio::spawn(statements.counting_statements(relay.run())),
     }
 }
 
@@ -97,6 +104,7 @@ struct Relay {
     names: BrokerNames,
     settings: EventSettings,
     stopped: watch::Receiver<bool>,
+    metrics: OutboxMetrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,11 +131,11 @@ impl RelayError {
     }
 
     /// The `reason` label of `courseshop_outbox_publish_failures_total`.
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> PublishFailure {
         match self {
-            RelayError::ConfirmTimeout(_) => "timeout",
-            RelayError::NotTaken(_) => "not_taken",
-            _ => "unavailable",
+            RelayError::ConfirmTimeout(_) => PublishFailure::Timeout,
+            RelayError::NotTaken(_) => PublishFailure::NotTaken,
+            _ => PublishFailure::Unavailable,
         }
     }
 }
@@ -164,7 +172,7 @@ impl Relay {
                 self.observe_backlog().await;
             }
             if let Err(error) = outcome {
-                metrics::outbox_publish_failure(error.reason());
+                self.metrics.publish_failed(error.reason());
                 if error.is_broker_trouble() {
                     if link.is_some() {
                         tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "outbox relay lost RabbitMQ; pending events wait in the outbox");
@@ -244,7 +252,7 @@ impl Relay {
             .map_err(|_| RelayError::ConfirmTimeout(CONFIRM_TIMEOUT))??;
         // if this fails the rows stay pending and are sent again: consumers are idempotent
         batch.finish(&sent).await?;
-        metrics::outbox_published(sent.len() as u64);
+        self.metrics.published(sent.len() as u64);
         tracing::debug!(published = sent.len(), "outbox batch published");
         match claimed - sent.len() {
             0 => Ok(claimed),
@@ -328,11 +336,13 @@ impl Relay {
 
     async fn observe_backlog(&self) {
         match self.outbox.backlog().await {
-            Ok(backlog) => metrics::outbox_backlog(backlog.pending, backlog.oldest),
+            Ok(backlog) => self.metrics.backlog(backlog.pending, backlog.oldest),
             Err(error) => tracing::debug!(%error, "the outbox backlog could not be counted"),
         }
         match self.orders.awaiting_enrollment().await {
-            Ok(waiting) => metrics::orders_awaiting_enrollment(waiting.orders, waiting.oldest),
+            Ok(waiting) => self
+                .metrics
+                .awaiting_enrollment(waiting.orders, waiting.oldest),
             Err(error) => {
                 tracing::debug!(%error, "orders awaiting enrollment could not be counted")
             }

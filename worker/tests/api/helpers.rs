@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use shop::events::{OrderPlaced, OrderPlacedItem};
 use shop::ids::{CourseId, UserId};
-use shop::metrics::{self, MessageOutcome};
+use shop::metrics::MessageOutcome;
 use shop::money::Money;
 use shop::orders::{NewOrderItem, OrderStatus, insert_order};
 use shop::settings::WorkerSettings;
 use worker::Worker;
+use worker::metrics::WorkerMetrics;
 
 // the databases, the proxy, the broker names and polling live in the workspace's testkit crate,
 // shared with the app's tests (`wait_for` is testkit's `eventually`)
@@ -44,6 +45,8 @@ pub fn postgres_upstream() -> String {
 /// tests have a `TestWorker` of their own, over the same `testkit::InProcess`.)
 pub struct TestWorker {
     pub port: u16,
+    /// What it counts, read directly (its `/metrics` shows the same).
+    pub metrics: WorkerMetrics,
     running: InProcess<anyhow::Result<()>>,
 }
 
@@ -53,8 +56,13 @@ impl TestWorker {
         testkit::telemetry_for_tests(worker::telemetry::init);
         let worker = Worker::build(settings).await.expect("the worker builds");
         let port = worker.health_port();
+        let metrics = worker.metrics();
         let running = InProcess::spawn(|stop| worker.run_until(stop));
-        TestWorker { port, running }
+        TestWorker {
+            port,
+            metrics,
+            running,
+        }
     }
 
     /// Started, and consuming (its `/readyz` says 200).
@@ -111,35 +119,45 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Whether this test has the process to itself (nextest runs each test in a process of its own),
-/// so the process-wide message counters count only its own worker's messages. Under `cargo test`
-/// tests share them: exact counts are then checked only where this holds.
-pub fn alone_in_process() -> bool {
-    std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|mode| mode == "process-per-test")
+/// A worker's processed-message counters when taken, to compare with later. Each worker counts
+/// in a registry of its own, so a test sees only its own worker's messages.
+pub struct Outcomes {
+    metrics: WorkerMetrics,
+    at: Counts,
 }
 
-/// The processed-message counters of this process, to compare before and after.
+/// Messages finished, by outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcomes {
+pub struct Counts {
     pub enrolled: u64,
     pub duplicate: u64,
     pub retried: u64,
     pub dead_lettered: u64,
 }
 
+impl Counts {
+    fn of(metrics: &WorkerMetrics) -> Counts {
+        let processed = |outcome| metrics.enrollment.messages_processed(outcome);
+        Counts {
+            enrolled: processed(MessageOutcome::Enrolled),
+            duplicate: processed(MessageOutcome::Duplicate),
+            retried: processed(MessageOutcome::Retried),
+            dead_lettered: processed(MessageOutcome::DeadLettered),
+        }
+    }
+}
+
 impl Outcomes {
-    pub fn now() -> Outcomes {
+    pub fn of(worker: &TestWorker) -> Outcomes {
         Outcomes {
-            enrolled: metrics::messages_processed(MessageOutcome::Enrolled),
-            duplicate: metrics::messages_processed(MessageOutcome::Duplicate),
-            retried: metrics::messages_processed(MessageOutcome::Retried),
-            dead_lettered: metrics::messages_processed(MessageOutcome::DeadLettered),
+            at: Counts::of(&worker.metrics),
+            metrics: worker.metrics.clone(),
         }
     }
 
     /// What happened since `self` was taken, once `enrolled` enrollments are counted: the commit a
     /// test sees comes before the ack, and the count after the ack.
-    pub async fn once_enrolled(self, enrolled: u64) -> Outcomes {
+    pub async fn once_enrolled(&self, enrolled: u64) -> Counts {
         wait_until("the enrollment is counted", || async {
             self.since().enrolled >= enrolled
         })
@@ -148,13 +166,13 @@ impl Outcomes {
     }
 
     /// What happened since `self` was taken.
-    pub fn since(self) -> Outcomes {
-        let now = Outcomes::now();
-        Outcomes {
-            enrolled: now.enrolled - self.enrolled,
-            duplicate: now.duplicate - self.duplicate,
-            retried: now.retried - self.retried,
-            dead_lettered: now.dead_lettered - self.dead_lettered,
+    pub fn since(&self) -> Counts {
+        let now = Counts::of(&self.metrics);
+        Counts {
+            enrolled: now.enrolled - self.at.enrolled,
+            duplicate: now.duplicate - self.at.duplicate,
+            retried: now.retried - self.at.retried,
+            dead_lettered: now.dead_lettered - self.at.dead_lettered,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The cart's two forms, checkout, and the order pages: every field and path segment, and other
 //! students' orders and carts.
 
-use shop::catalog::seed::{self, DEMO_PASSWORD, DEMO_STUDENT};
+use shop::accounts::demo::{DEMO_PASSWORD, DEMO_STUDENT};
+use shop::catalog::seed;
 use shop::ids::OrderId;
 use shop::orders::SimulatedPaymentGateway;
 

@@ -1,6 +1,7 @@
 //! The CSRF token: every state-changing form, with every way of getting the token wrong.
 
-use shop::catalog::seed::{self, DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::accounts::demo::{DEMO_INSTRUCTOR, DEMO_PASSWORD};
+use shop::catalog::seed;
 use shop::orders::SimulatedPaymentGateway;
 
 use super::corpus::{HUGE, compact, encode};

@@ -449,7 +449,7 @@ pub async fn shop_with(overrides: Vec<(&'static str, String)>) -> TestApp {
 /// Gives the seeded demo accounts their password (the instructor owns a share of the catalog,
 /// the student has two orders).
 pub async fn demo_accounts(app: &TestApp) {
-    shop::catalog::seed::seed_demo_accounts(&app.pool)
+    shop::accounts::demo::seed_demo_accounts(&app.pool)
         .await
         .expect("demo accounts");
 }

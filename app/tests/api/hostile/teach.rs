@@ -1,8 +1,8 @@
 //! Instructors' pages: every field of the course form (creating and editing), the slug and action
 //! in the paths, other instructors' courses, and titles with no ASCII letter at all.
 
+use shop::accounts::demo::{DEMO_INSTRUCTOR, DEMO_PASSWORD};
 use shop::catalog::CourseSlug;
-use shop::catalog::seed::{DEMO_INSTRUCTOR, DEMO_PASSWORD};
 
 use super::corpus::{Decoded, HUGE, Hostile, compact, corpus, encode};
 use super::probe::{Browser, Findings, Reply, Snapshot, demo_accounts, shop_with};

@@ -1,9 +1,18 @@
-//! The forms this shop posts, read only after their CSRF token matched: every form carries the
-//! session's token (`session::csrf_token`), and every state-changing request is refused (403)
-//! unless it sends that token back.
+//! The forms this shop posts, read only after the request proved it came from the shop's own page.
 //!
-//! A handler takes `Checked<T>` instead of `Form<T>`; the token check cannot be forgotten because
-//! the form's fields are only reachable through it.
+//! Two checks, as OWASP's CSRF cheat sheet lays them out (docs/architecture.md, "CSRF"):
+//! - the browser's own word (`same_origin::Provenance`: `Sec-Fetch-Site`, else `Origin`, else
+//!   `Referer`): a request another site made is refused whatever it carries. This needs no state on
+//!   the server, so an anonymous visitor, who has no session, can post the shop's forms. A post
+//!   that says nothing of where it came from is not a browser's (every browser the shop supports
+//!   sends `Origin` with a post), and so no forgery: without a session it is taken, as Go's
+//!   `CrossOriginProtection` takes it;
+//! - the session's synchronizer token (`session::csrf_token`), once there is a session: a form
+//!   that carries a token must carry the session's, and a form without one (rendered before the
+//!   session began) must have the browser's word that it came from the shop.
+//!
+//! A handler takes `Checked<T>` instead of `Form<T>`; the checks cannot be forgotten because the
+//! form's fields are only reachable through it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +24,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use crate::same_origin::Provenance;
 use crate::session::ShopSession;
 use crate::url_encoded;
 
@@ -27,7 +37,7 @@ struct Signed<T> {
     fields: T,
 }
 
-/// The fields of a form whose CSRF token matched the session's.
+/// The fields of a form that came from the shop's own page (see the module's documentation).
 pub struct Checked<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
@@ -44,6 +54,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
                     .get_param(actix_web::mime::CHARSET)
                     .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
         });
+        let provenance = Provenance::of(request);
         let body = Bytes::from_request(request, payload);
         let session = ShopSession::from_request(request, payload).into_inner();
         Box::pin(async move {
@@ -53,6 +64,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
                     .to_string(),
             )
             };
+            if provenance == Provenance::Elsewhere {
+                return Err(refused().into());
+            }
             let session = session?;
             // the token cannot be checked, and what the form does would not be kept either
             if session.unavailable() {
@@ -70,8 +84,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
                 return Err(unreadable().into());
             }
             let form: Signed<T> = url_encoded::form(&body)?;
-            let expected = session.stored_csrf_token().ok_or_else(refused)?;
-            if !expected.matches(&form.csrf_token) {
+            let from_our_page = provenance == Provenance::SameOrigin;
+            let genuine = match (session.csrf_token(), form.csrf_token.is_empty()) {
+                (Some(expected), false) => expected.matches(&form.csrf_token),
+                // a page rendered before the session began has no token in its forms
+                (Some(_), true) => from_our_page,
+                // no session: our page, or no browser at all (a browser says where a post
+                // comes from, and one from elsewhere was refused above)
+                (None, true) => true,
+                // a token of a session that has ended
+                (None, false) => from_our_page,
+            };
+            if !genuine {
                 return Err(refused().into());
             }
             Ok(Checked(form.fields))

@@ -86,6 +86,11 @@ impl Layout {
         self
     }
 
+    /// The URL of the static file `name`, fingerprinted (`crate::assets`), for templates.
+    pub fn asset(&self, name: &str) -> String {
+        crate::assets::url(name)
+    }
+
     /// The page's own description, on one line; a blank one keeps the shop's.
     pub fn describe(mut self, description: impl AsRef<str>) -> Layout {
         let description = description

@@ -1,8 +1,10 @@
 //! Courseshop's web shop: routes, pages and the server around them.
 
+pub mod assets;
 pub mod error;
 pub mod error_page;
 pub mod forms;
+pub mod http_cache;
 pub mod layout;
 pub mod login_throttle;
 pub mod metrics;
@@ -11,6 +13,7 @@ pub mod probes;
 pub mod request_metrics;
 pub mod respond;
 pub mod routes;
+pub mod same_origin;
 pub mod security_headers;
 pub mod session;
 pub mod startup;

@@ -15,6 +15,7 @@ use shop::settings::{MetricsAccess, Settings};
 
 use crate::error::AppError;
 use crate::error_page::error_pages;
+use crate::http_cache::http_caching;
 use crate::metrics::AppMetrics;
 use crate::request_metrics::record_requests;
 use crate::routes;
@@ -67,6 +68,8 @@ impl Application {
                 .wrap(from_fn(store::guard))
                 // outermost first: the request span wraps everything, error pages get security headers
                 .wrap(error_pages())
+                // public pages get their validator before compression, private ones `no-store`
+                .wrap(from_fn(http_caching))
                 .wrap(security_headers())
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<ShopRootSpan>::new())

@@ -17,7 +17,8 @@ use crate::layout::Layout;
 use crate::session::ShopSession;
 use crate::state::AppState;
 
-/// Who is asking, read once per request: the signed-in user (if any) and the session's CSRF token.
+/// Who is asking, read once per request: the signed-in user (if any) and the session's CSRF token
+/// (empty when there is no session yet).
 pub struct Visitor {
     pub user: Option<User>,
     pub csrf_token: String,
@@ -81,7 +82,11 @@ impl FromRequest for Visitor {
                 }
                 _ => None,
             };
-            let csrf_token = session.csrf_token()?.as_str().to_string();
+            // empty for a visitor without a session: their forms pass on the browser's word
+            let csrf_token = session
+                .csrf_token()
+                .map(|token| token.as_str().to_string())
+                .unwrap_or_default();
             // the badge is a nicety: a cart store that is down must not take every page with it
             let cart_count = match session.cart_owner(false)? {
                 Some(owner) => state.carts.count(owner).await.unwrap_or_else(|error| {

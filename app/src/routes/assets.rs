@@ -1,39 +1,30 @@
-//! The shop's static files, compiled into the binary so a deployment is one file plus config.
+//! `GET /static/{file}`: the shop's static files (`crate::assets`). A fingerprinted name is cached
+//! for a year and never revalidated; the plain name, or the fingerprint of an earlier release (a
+//! page cached before a deploy), gets today's file, cacheable for a minute.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::web::Path;
 
+use crate::assets;
 use crate::error::AppError;
 
-const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "shop.css",
-        "text/css; charset=utf-8",
-        include_str!("../../../static/css/shop.css"),
-    ),
-    (
-        "favicon.svg",
-        "image/svg+xml",
-        include_str!("../../../static/favicon.svg"),
-    ),
-    (
-        "order-status.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../../static/js/order-status.js"),
-    ),
-];
+const A_YEAR: u32 = 365 * 24 * 3600;
 
 pub async fn asset(file: Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, content_type, body) = ASSETS
-        .iter()
-        .find(|(name, _, _)| *name == file.as_str())
+    let (asset, current) = assets::find(file.as_str())
         .ok_or_else(|| AppError::NotFound("There is no such file.".to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type(*content_type)
-        .insert_header(CacheControl(vec![
+    let cache = if current {
+        vec![
             CacheDirective::Public,
-            CacheDirective::MaxAge(3600),
-        ]))
-        .body(*body))
+            CacheDirective::MaxAge(A_YEAR),
+            CacheDirective::Extension("immutable".to_string(), None),
+        ]
+    } else {
+        vec![CacheDirective::Public, CacheDirective::MaxAge(60)]
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header(CacheControl(cache))
+        .body(asset.body))
 }

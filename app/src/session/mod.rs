@@ -91,16 +91,16 @@ impl ShopSession {
         self.forget_visitor_cart();
     }
 
-    /// This session's CSRF token, made on first use.
-    pub fn csrf_token(&self) -> Result<CsrfToken, AppError> {
-        if let Some(token) = self.session.get::<String>(CSRF).ok().flatten() {
-            return Ok(CsrfToken::from_session(token));
+    /// Gives a session that is being written its CSRF token, if it has none yet. A visitor who
+    /// has only browsed has no session at all: nothing is stored, and no cookie set, until the
+    /// first thing the shop must remember for them (a message after adding to the cart, a sign-in).
+    fn begin(&self) -> Result<(), AppError> {
+        if self.csrf_token().is_none() {
+            self.session
+                .insert(CSRF, CsrfToken::generate()?.as_str())
+                .map_err(unwritable)?;
         }
-        let token = CsrfToken::generate()?;
-        self.session
-            .insert(CSRF, token.as_str())
-            .map_err(unwritable)?;
-        Ok(token)
+        Ok(())
     }
 
     /// Whose cart this session uses: the user's once signed in, else the visitor's own (made on
@@ -133,6 +133,7 @@ impl ShopSession {
 
     /// A one-line message for the next page (post/redirect/get).
     pub fn flash(&self, message: &str) -> Result<(), AppError> {
+        self.begin()?;
         self.session.insert(FLASH, message).map_err(unwritable)
     }
 
@@ -140,14 +141,21 @@ impl ShopSession {
         self.session.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 
-    /// The stored token without making one (a POST from a session with none is refused).
-    pub fn stored_csrf_token(&self) -> Option<CsrfToken> {
+    /// The session's CSRF token; none before the session begins.
+    pub fn csrf_token(&self) -> Option<CsrfToken> {
         self.session
             .get::<String>(CSRF)
             .ok()
             .flatten()
             .map(CsrfToken::from_session)
     }
+}
+
+/// Whether `request` carries one of the shop's cookies (a session, a visitor's cart): then its
+/// pages may be that visitor's own, and no shared cache may keep them.
+pub fn carries_state(request: &HttpRequest) -> bool {
+    request.cookie(store::COOKIE_NAME).is_some()
+        || request.cookie(visitor_cart::COOKIE_NAME).is_some()
 }
 
 fn unwritable(error: actix_session::SessionInsertError) -> AppError {

@@ -36,7 +36,7 @@ use shop::token::random_token;
 /// actix-session's `SessionState` (not exported under that name).
 type State = HashMap<String, String>;
 
-const COOKIE_NAME: &str = "courseshop_session";
+pub(crate) const COOKIE_NAME: &str = "courseshop_session";
 
 /// How this shop keeps sessions, decided once at start.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 
 use shop::cart::CartId;
 
-const COOKIE_NAME: &str = "courseshop_cart";
+pub(crate) const COOKIE_NAME: &str = "courseshop_cart";
 
 /// What the cookie said, and what it should say after this request.
 #[derive(Debug)]

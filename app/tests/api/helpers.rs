@@ -358,7 +358,7 @@ pub struct Page {
 }
 
 impl Page {
-    async fn from(response: reqwest::Response) -> Page {
+    pub async fn from(response: reqwest::Response) -> Page {
         Page {
             status: response.status().as_u16(),
             headers: response.headers().clone(),

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 mod accounts;
+mod anonymous;
 mod async_enrollment;
 mod cart;
 mod cart_store;
@@ -16,6 +17,7 @@ mod errors;
 mod helpers;
 mod hostile;
 mod html;
+mod http_caching;
 mod metrics;
 mod operations;
 mod order_status;

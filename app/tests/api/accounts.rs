@@ -123,11 +123,15 @@ async fn logging_in_starts_a_new_session_and_logging_out_ends_it() {
     app.register("ada@example.com", "Ada", PASSWORD).await;
     app.log_out().await;
 
-    let before = app.get("/login").await;
-    let anonymous_cookie = before
+    // browsing starts no session; the first change does (here, a course in the cart)
+    assert_eq!(app.get("/login").await.session_cookie(), None);
+    let anonymous_cookie = app
+        .add_to_cart(3)
+        .await
         .session_cookie()
-        .expect("a session for the form's token");
-    let token = before.csrf_token();
+        .expect("the session begins with the first change");
+    let token = app.get("/login").await.csrf_token();
+    assert_ne!(token, "", "and has its token");
     let login = app
         .post_form(
             "/login",
@@ -234,8 +238,11 @@ async fn state_changing_requests_without_the_sessions_token_are_refused() {
     assert!(missing.header("content-type").starts_with("text/html"));
     assert!(missing.body.contains("did not come from this shop"));
 
-    // a real token, but another visitor's
-    let foreign = app.other_browser().get("/login").await.csrf_token();
+    // a real token, but another visitor's (one whose session has begun)
+    let other = app.other_browser_app();
+    other.add_to_cart(3).await;
+    let foreign = other.get("/login").await.csrf_token();
+    assert_ne!(foreign, "");
     let forged = app.post_form("/logout", &[("csrf_token", &foreign)]).await;
     assert_eq!(forged.status, 403);
     assert!(
@@ -243,14 +250,17 @@ async fn state_changing_requests_without_the_sessions_token_are_refused() {
         "still signed in"
     );
 
+    // login CSRF: a sign-in posted by another site is refused, though no session exists yet
     let login = app
-        .other_browser()
-        .post_form(
-            "/login",
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(login.status, 403, "login forms need the token too");
+        .other_browser_app()
+        .client
+        .post(format!("{}/login", app.address))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(login.status(), 403, "login forms are protected too");
 }
 
 #[tokio::test]

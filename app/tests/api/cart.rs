@@ -270,12 +270,17 @@ async fn an_anonymous_cart_survives_login_without_duplicates() {
 }
 
 #[tokio::test]
-async fn cart_changes_need_the_sessions_token() {
+async fn cart_changes_from_another_site_are_refused() {
     let app = TestApp::seeded().await;
     let refused = app
-        .post_form("/cart/items", &[("course", &seed::course(3).slug)])
-        .await;
-    assert_eq!(refused.status, 403);
+        .client
+        .post(format!("{}/cart/items", app.address))
+        .header("origin", "http://evil.example")
+        .form(&[("course", seed::course(3).slug.as_str())])
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(refused.status(), 403);
     let browsing_only: i64 = sqlx::query_scalar("SELECT count(*) FROM carts")
         .fetch_one(&app.pool)
         .await

@@ -13,7 +13,13 @@ use crate::helpers::{Page, TestApp};
 
 const PASSWORD: &str = "correct horse battery";
 const REFRESH: &str = r#"<noscript><meta http-equiv="refresh" content="3"></noscript>"#;
-const SCRIPT: &str = r#"<script src="/static/order-status.js" defer></script>"#;
+/// The status script's tag, under its fingerprinted name.
+fn script() -> String {
+    format!(
+        r#"<script src="{}" defer></script>"#,
+        app::assets::url("order-status.js")
+    )
+}
 
 impl TestApp {
     /// Registers `email`, buys the seeded courses `courses` and returns the order page's path.
@@ -115,7 +121,7 @@ async fn a_pending_order_says_so_and_updates_itself_until_enrolled() {
             .contains("Enrollment pending — your courses will appear in")
     );
     assert_eq!(page.count(REFRESH), 1, "reloads without JavaScript");
-    assert_eq!(page.count(SCRIPT), 1, "polls with JavaScript");
+    assert_eq!(page.count(&script()), 1, "polls with JavaScript");
     assert!(
         page.body
             .contains(&format!(r#"data-order-status-url="{order}/status""#)),
@@ -123,7 +129,7 @@ async fn a_pending_order_says_so_and_updates_itself_until_enrolled() {
     );
     let head = page.body.split("</head>").next().unwrap_or_default();
     assert!(
-        head.contains(REFRESH) && head.contains(SCRIPT),
+        head.contains(REFRESH) && head.contains(&script()),
         "both in the head"
     );
     assert_eq!(
@@ -223,7 +229,7 @@ async fn my_courses_shows_pending_enrollment_then_the_course() {
     );
     assert!(!page.body.contains(&seed::course(3).title));
     assert_eq!(page.count(REFRESH), 1);
-    assert_eq!(page.count(SCRIPT), 1);
+    assert_eq!(page.count(&script()), 1);
     assert!(
         page.body
             .contains(&format!(r#"data-order-status-url="{order}/status""#))
@@ -282,7 +288,7 @@ async fn my_courses_lists_every_pending_order_above_the_courses() {
 #[tokio::test]
 async fn the_status_script_is_served_as_javascript() {
     let app = TestApp::seeded().await;
-    let script = app.get("/static/order-status.js").await;
+    let script = app.get(&app::assets::url("order-status.js")).await;
     assert_eq!(script.status, 200);
     assert!(
         script.header("content-type").starts_with("text/javascript"),
@@ -307,7 +313,7 @@ async fn a_long_pending_order_stops_refreshing_and_says_so() {
     let page = app.get(&order).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("enrollment pending"));
-    assert!(!page.body.contains(REFRESH) && !page.body.contains(SCRIPT));
+    assert!(!page.body.contains(REFRESH) && !page.body.contains(&script()));
     assert!(page.body.contains("This is taking longer than usual"));
     let mine = app.get("/my/courses").await;
     assert!(!mine.body.contains(REFRESH), "{}", mine.body);

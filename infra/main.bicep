@@ -224,6 +224,9 @@ param rabbitmqImage string = 'docker.io/library/rabbitmq:3.13.7-management'
 @description('Region display name for COSMOS_REGION (e.g. "East US"). Empty: read from the Cosmos DB account.')
 param cosmosRegion string = ''
 
+@description('PUBLIC_URL, where people reach the shop (its canonical links, sitemap and robots.txt name it): https://<your domain> once a custom domain is bound. Empty: the app\'s own ingress address, https://<app name>.<environment default domain>.')
+param publicUrl string = ''
+
 // ---------------------------------------------------------------------------------------------- network
 @description('Address space of the virtual network.')
 param vnetAddressPrefix string = '10.40.0.0/16'
@@ -605,6 +608,8 @@ module app 'app/app.bicep' = {
     maxReplicas: appMaxReplicas
     cosmosEndpoint: cosmos.outputs.endpoint
     cosmosRegion: empty(cosmosRegion) ? cosmos.outputs.writeRegion : cosmosRegion
+    // the ingress FQDN the app will get, known before the app exists (its own output would be a cycle)
+    publicUrl: empty(publicUrl) ? 'https://${appName}.${containerAppsEnvironment.outputs.defaultDomain}' : publicUrl
     databaseUrlSecretUri: secrets.outputs.databaseUrlUri
     databaseDirectUrlSecretUri: secrets.outputs.databaseDirectUrlUri
     redisUrlSecretUri: secrets.outputs.redisUrlUri

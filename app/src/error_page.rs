@@ -69,7 +69,8 @@ fn render_error_page<B: MessageBody + 'static>(
             _ => "The shop could not handle that request.".to_string(),
         });
     let page = ErrorPage {
-        layout: Layout::for_request(response.request(), heading(status)),
+        // no canonical address: an error is not a page of the shop's to be counted anywhere
+        layout: Layout::for_request(response.request(), heading(status)).noindex(),
         status: status.as_u16(),
         heading: heading(status),
         explanation,

@@ -1,6 +1,8 @@
 //! What every page's shared layout needs: the page title, the header (search box, who is signed
 //! in, the CSRF token for its log-out form) and the footer's "which step, which stores" line.
-//! Who is asking is read by `visitor::Visitor`, which fills in the header's part.
+//! Who is asking is read by `visitor::Visitor`, which fills in the header's part. What the head
+//! tells search engines (canonical address, `noindex`) is here too; DESIGN §2b says which pages
+//! get which.
 
 use actix_web::HttpRequest;
 use actix_web::web::Data;
@@ -18,6 +20,12 @@ pub struct Layout {
     pub title: String,
     /// The page's `<meta name="description">`: `DEFAULT_DESCRIPTION` unless `describe`d.
     pub description: String,
+    /// The page's absolute canonical address (`<link rel="canonical">`): the one search engines
+    /// should count it under. Its own path by default (`Visitor::layout`); `None` on error pages.
+    pub canonical: Option<String>,
+    /// Asks search engines to leave the page out of their index (`<meta name="robots">`): pages
+    /// for one visitor, forms, searches, error pages.
+    pub noindex: bool,
     /// The search text to keep in the header's search box.
     pub search: String,
     pub user_name: Option<String>,
@@ -44,6 +52,8 @@ impl Layout {
         Layout {
             title,
             description: DEFAULT_DESCRIPTION.to_string(),
+            canonical: None,
+            noindex: false,
             search: String::new(),
             user_name: None,
             is_instructor: false,
@@ -79,6 +89,18 @@ impl Layout {
             .map(|state| state.topology)
             .unwrap_or_else(|| shop::topology::Step::DEFAULT.preset());
         Layout::new(&topology, title.to_string())
+    }
+
+    /// The page's canonical address, absolute (`PublicUrl::page`).
+    pub fn canonical(mut self, url: String) -> Layout {
+        self.canonical = Some(url);
+        self
+    }
+
+    /// Keeps the page out of search engines' indexes; its links are still followed.
+    pub fn noindex(mut self) -> Layout {
+        self.noindex = true;
+        self
     }
 
     pub fn with_search(mut self, search: &str) -> Layout {

@@ -18,6 +18,7 @@ pub mod security_headers;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod structured_data;
 pub mod telemetry;
 pub mod url_encoded;
 pub mod visitor;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use shop::events::relay::{self as outbox_relay, RelayHandle};
-use shop::settings::{MetricsAccess, Settings};
+use shop::settings::{MetricsAccess, PublicUrl, Settings};
 
 use crate::error::AppError;
 use crate::error_page::error_pages;
@@ -55,7 +55,12 @@ impl Application {
             key,
             secure: settings.sessions.cookie_secure,
         });
-        let state = Data::new(AppState::build(settings, stores).await?);
+        // unset outside production: where this shop listens, now that the port is known
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl::listening_at(settings.host, port));
+        let state = Data::new(AppState::build(settings, stores, public_url).await?);
         let metrics = state.metrics.clone();
         if settings.metrics == MetricsAccess::Off {
             tracing::info!("/metrics is not served: set METRICS_TOKEN to let a scraper read it");

@@ -14,7 +14,7 @@ use shop::database;
 use shop::enrollment::Enrollments;
 use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
-use shop::settings::{MetricsAccess, Settings};
+use shop::settings::{MetricsAccess, PublicUrl, Settings};
 use shop::topology::{CartStoreKind, Topology};
 
 use crate::login_throttle::LoginThrottle;
@@ -50,6 +50,8 @@ impl Stores {
 pub struct AppState {
     /// The tutorial step and switches this shop runs (footer, `/about/architecture`).
     pub topology: Topology,
+    /// Where people and search engines reach the shop: canonical links, the sitemap.
+    pub public_url: PublicUrl,
     pub pool: PgPool,
     /// The catalog as pages read it (through Redis from step 3).
     pub catalog: Catalog,
@@ -69,8 +71,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The graph over `stores`, as `settings` pick it.
-    pub async fn build(settings: &Settings, stores: Stores) -> anyhow::Result<AppState> {
+    /// The graph over `stores`, as `settings` pick it, for a shop reached at `public_url`.
+    pub async fn build(
+        settings: &Settings,
+        stores: Stores,
+        public_url: PublicUrl,
+    ) -> anyhow::Result<AppState> {
         let Stores {
             pool,
             cosmos_carts,
@@ -147,6 +153,7 @@ impl AppState {
         };
         Ok(AppState {
             topology: settings.topology,
+            public_url,
             orders: Orders::new(pool.clone()),
             catalog,
             teaching,

@@ -26,6 +26,9 @@ pub struct Visitor {
     cart_count: usize,
     flash: Option<String>,
     topology: Topology,
+    /// The absolute address of the requested path, without its query: the page's canonical one
+    /// unless its handler names another.
+    canonical: String,
 }
 
 impl Visitor {
@@ -48,7 +51,7 @@ impl Visitor {
         layout.csrf_token = self.csrf_token.clone();
         layout.cart_count = self.cart_count;
         layout.flash = self.flash.clone();
-        layout
+        layout.canonical(self.canonical.clone())
     }
 }
 
@@ -59,6 +62,7 @@ impl FromRequest for Visitor {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = ShopSession::from_request(request, payload).into_inner();
         let state = request.app_data::<Data<AppState>>().cloned();
+        let path = request.path().to_string();
         Box::pin(async move {
             let session = session?;
             // registered once, in `startup`, for every route: its absence is a bug, not a visitor
@@ -96,6 +100,7 @@ impl FromRequest for Visitor {
                 None => 0,
             };
             let flash = session.take_flash();
+            let canonical = state.public_url.page(&path);
             Ok(Visitor {
                 user,
                 csrf_token,
@@ -103,6 +108,7 @@ impl FromRequest for Visitor {
                 cart_count,
                 flash,
                 topology,
+                canonical,
             })
         })
     }

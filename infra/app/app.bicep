@@ -51,6 +51,9 @@ param cosmosEndpoint string
 @description('Region display name of the Cosmos DB account, e.g. East US.')
 param cosmosRegion string
 
+@description('PUBLIC_URL: the address people reach the shop at (https://<ingress FQDN> or a custom domain), required with SHOP_ENV=production.')
+param publicUrl string
+
 @description('Key Vault URI of DATABASE_URL (PgBouncer).')
 param databaseUrlSecretUri string
 
@@ -167,6 +170,10 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             {
               name: 'SHOP_ENV'
               value: 'production'
+            }
+            {
+              name: 'PUBLIC_URL'
+              value: publicUrl
             }
             {
               name: 'SHOP_STEP'

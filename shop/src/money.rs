@@ -84,6 +84,12 @@ impl Money {
             .ok_or(MoneyError::TooLarge)
     }
 
+    /// `1049.00`: the amount in currency units with two decimals and nothing else, as machines read
+    /// it (structured data's `price`; no symbol, no grouping).
+    pub fn decimal(self) -> String {
+        format!("{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -115,6 +121,15 @@ mod tests {
         assert_eq!(show(4999), Ok("$49.99".to_string()));
         assert_eq!(show(104_900), Ok("$1,049.00".to_string()));
         assert_eq!(show(123_456_789), Ok("$1,234,567.89".to_string()));
+    }
+
+    #[test]
+    fn decimals_for_machines_have_two_places_and_no_symbol() {
+        let decimal = |cents| Money::from_cents(cents).map(Money::decimal);
+        assert_eq!(decimal(0), Ok("0.00".to_string()));
+        assert_eq!(decimal(5), Ok("0.05".to_string()));
+        assert_eq!(decimal(1250), Ok("12.50".to_string()));
+        assert_eq!(decimal(104_900), Ok("1049.00".to_string()));
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub async fn register_form(
     Ok(RegisterPage {
         layout: visitor
             .layout("Create your account")
+            .noindex()
             .describe("Create a Courseshop account to buy courses and find them under My courses."),
         email: String::new(),
         display_name: String::new(),
@@ -121,7 +122,7 @@ pub async fn register(
     render(
         StatusCode::UNPROCESSABLE_ENTITY,
         &RegisterPage {
-            layout: visitor.layout("Create your account").describe(
+            layout: visitor.layout("Create your account").noindex().describe(
                 "Create a Courseshop account to buy courses and find them under My courses.",
             ),
             email: form.email,
@@ -155,6 +156,7 @@ pub async fn login_form(visitor: Visitor, request: HttpRequest) -> Result<LoginP
     Ok(LoginPage {
         layout: visitor
             .layout("Log in")
+            .noindex()
             .describe("Log in to Courseshop to check out and find the courses you have bought."),
         email: String::new(),
         error: None,
@@ -201,7 +203,7 @@ pub async fn login(
         Err(LoginError::InvalidCredentials) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &LoginPage {
-                layout: visitor.layout("Log in").describe(
+                layout: visitor.layout("Log in").noindex().describe(
                     "Log in to Courseshop to check out and find the courses you have bought.",
                 ),
                 email: form.email,

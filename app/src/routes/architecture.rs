@@ -115,7 +115,7 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
         })
         .collect();
     ArchitecturePage {
-        layout: visitor.layout("How this shop is built").describe(format!(
+        layout: visitor.layout("How this shop is built").noindex().describe(format!(
             "How Courseshop is built: at tutorial {}, which store serves what, each store's live \
              status and latency, and the figures since this instance started.",
             state.topology.step

@@ -33,7 +33,7 @@ pub async fn cart(state: Data<AppState>, visitor: Visitor) -> Result<CartPage, A
         None => CartView::default(),
     };
     Ok(CartPage {
-        layout: visitor.layout("Your cart").describe(
+        layout: visitor.layout("Your cart").noindex().describe(
             "Your Courseshop cart: the courses you have chosen, priced from the catalog, ready \
              for checkout.",
         ),

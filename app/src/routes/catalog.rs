@@ -11,6 +11,7 @@ use shop::catalog::{
 use crate::error::AppError;
 use crate::layout::Layout;
 use crate::state::AppState;
+use crate::structured_data;
 use crate::url_encoded;
 use crate::visitor::Visitor;
 
@@ -83,12 +84,23 @@ pub async fn courses(
         Some(text) => format!("“{text}” — courses"),
         None => "Courses".to_string(),
     };
+    let mut layout = visitor
+        .layout(title)
+        .describe(catalog_description(&query, &results.value))
+        .canonical(
+            state
+                .public_url
+                .page(&courses_path(&query.canonical_query_string())),
+        )
+        .with_search(query.text.as_deref().unwrap_or(""))
+        .served(results.source);
+    // Search results are the shop's own search, one page per thing anyone typed, and an empty list
+    // is no page at all: search engines get the categories and courses instead (DESIGN §2b).
+    if query.text.is_some() || results.value.courses.is_empty() {
+        layout = layout.noindex();
+    }
     Ok(CoursesPage {
-        layout: visitor
-            .layout(title)
-            .describe(catalog_description(&query, &results.value))
-            .with_search(query.text.as_deref().unwrap_or(""))
-            .served(results.source),
+        layout,
         query,
         results: results.value,
         categories,
@@ -121,6 +133,15 @@ fn catalog_description(query: &CatalogQuery, results: &SearchResults) -> String 
     }
 }
 
+/// `/courses` with `query_string`, if there is one.
+fn courses_path(query_string: &str) -> String {
+    if query_string.is_empty() {
+        "/courses".to_string()
+    } else {
+        format!("/courses?{query_string}")
+    }
+}
+
 /// The numbered page links under a result list: first, last, and a window around the current page.
 pub struct Pagination {
     pub previous: Option<String>,
@@ -143,14 +164,7 @@ impl Pagination {
     fn new(query: &CatalogQuery, results: &SearchResults) -> Pagination {
         let current = results.page.get();
         let last = results.page_count();
-        let href = |page: i64| {
-            let query_string = query.to_query_string(Some(query.with_page(page)));
-            if query_string.is_empty() {
-                "/courses".to_string()
-            } else {
-                format!("/courses?{query_string}")
-            }
-        };
+        let href = |page: i64| courses_path(&query.to_query_string(Some(query.with_page(page))));
         let mut items = Vec::new();
         let mut previous_shown = 0;
         for number in 1..=last {
@@ -180,6 +194,8 @@ impl Pagination {
 pub struct CoursePage {
     layout: Layout,
     course: Course,
+    /// The schema.org `Course`, as JSON escaped for a `<script>` element (`structured_data`).
+    structured_data: String,
 }
 
 /// `GET /courses/{slug}`
@@ -198,10 +214,13 @@ pub async fn course(
     let slug = CourseSlug::parse(&slug).map_err(|_| not_found())?;
     let fetched = catalog.course_page(&slug).await?;
     let course = fetched.value.ok_or_else(not_found)?;
+    let url = state.public_url.page(&format!("/courses/{}", course.slug));
     Ok(CoursePage {
+        structured_data: structured_data::course(&course, &url, &state.public_url),
         layout: visitor
             .layout(course.title.clone())
             .describe(&course.summary)
+            .canonical(url)
             .served(fetched.source),
         course,
     })

@@ -9,6 +9,7 @@ pub mod health;
 mod home;
 mod metrics;
 mod orders;
+mod search_engines;
 mod teach;
 
 use actix_web::{Route, guard, web};
@@ -45,6 +46,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", read().to(health::healthz))
         .route("/readyz", read().to(health::readyz))
         .route("/metrics", read().to(metrics::metrics))
+        .route("/robots.txt", read().to(search_engines::robots))
+        .route("/sitemap.xml", read().to(search_engines::sitemap_index))
+        .route(
+            "/sitemaps/pages.xml",
+            read().to(search_engines::sitemap_of_pages),
+        )
+        .route(
+            "/sitemaps/courses-{page}.xml",
+            read().to(search_engines::sitemap_of_courses),
+        )
         .route("/static/{file}", read().to(assets::asset));
 }
 

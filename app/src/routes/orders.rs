@@ -40,7 +40,7 @@ pub struct CheckoutPage {
 impl CheckoutPage {
     fn new(visitor: &Visitor, cart: CartView, key: Uuid) -> CheckoutPage {
         CheckoutPage {
-            layout: visitor.layout("Checkout").describe(
+            layout: visitor.layout("Checkout").noindex().describe(
                 "Pay for the courses in your Courseshop cart. Payments are simulated: no money \
                  moves.",
             ),
@@ -135,7 +135,7 @@ pub async fn history(state: Data<AppState>, visitor: Visitor) -> Result<HistoryP
     let user = visitor.signed_in("/orders")?;
     Ok(HistoryPage {
         orders: orders.history(user.id).await?,
-        layout: visitor.layout("Your orders").describe(
+        layout: visitor.layout("Your orders").noindex().describe(
             "Your Courseshop orders, newest first, with their courses, totals and status.",
         ),
     })
@@ -184,6 +184,7 @@ pub async fn order(
     Ok(OrderPage {
         layout: visitor
             .layout(format!("Order {}", order.id))
+            .noindex()
             .describe(format!(
                 "Order {} at Courseshop: its courses, its total and whether you are enrolled yet.",
                 order.id
@@ -273,6 +274,7 @@ pub async fn my_courses(
         pending,
         layout: visitor
             .layout("My courses")
+            .noindex()
             .describe("The Courseshop courses you are enrolled in, and those on their way."),
     })
 }

@@ -68,7 +68,7 @@ pub async fn courses(
     let user = instructor(&visitor, "/teach/courses")?;
     Ok(TeachCoursesPage {
         courses: teaching.courses(user.id).await?,
-        layout: visitor.layout("Your courses").describe(
+        layout: visitor.layout("Your courses").noindex().describe(
             "The courses you teach at Courseshop: create, edit, publish and unpublish them.",
         ),
     })
@@ -126,7 +126,7 @@ async fn form_page(
         )
     };
     Ok(CourseFormPage {
-        layout: visitor.layout(title).describe(description),
+        layout: visitor.layout(title).noindex().describe(description),
         slug,
         published,
         form,

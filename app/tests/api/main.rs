@@ -25,4 +25,5 @@ mod production;
 mod redis_cache;
 mod redis_sessions;
 mod seed;
+mod seo;
 mod teach;

@@ -185,6 +185,7 @@ async fn in_production_without_a_token_the_metrics_are_not_served() {
         vec![
             ("SHOP_ENV", "production".to_string()),
             ("SESSION_KEY", "k".repeat(64)),
+            ("PUBLIC_URL", "https://shop.example".to_string()),
         ],
     )
     .await;

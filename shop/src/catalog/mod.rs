@@ -8,6 +8,7 @@ pub mod query;
 pub mod seed;
 mod seed_data;
 mod service;
+mod sitemap;
 mod slug;
 pub mod teaching;
 
@@ -20,5 +21,6 @@ pub use query::{
     RawCatalogQuery, Sort,
 };
 pub use service::{Catalog, CatalogError, MatchCount, SearchResults};
+pub use sitemap::{SITEMAP_PAGE_SIZE, SitemapCourse};
 pub use slug::{CategorySlug, CourseSlug, SlugError, slug_candidates, slugify};
 pub use teaching::{CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching};

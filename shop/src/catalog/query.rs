@@ -202,6 +202,27 @@ impl CatalogQuery {
 
     /// The query string for another page of the same search (filters kept in the URL).
     pub fn to_query_string(&self, page: Option<PageNumber>) -> String {
+        self.query_string(
+            Some(self.sort).filter(|sort| *sort != Sort::default()),
+            page,
+        )
+    }
+
+    /// The query string of this page's canonical address (`<link rel="canonical">`): the same
+    /// parameters in a fixed order (`q`, `category`, `level`, `sort`, `page`), without what does not
+    /// change the list: page 1, and a sort that lists as the default does (without search text
+    /// `relevance` and `newest` are the same list). Unknown parameters are gone already.
+    pub fn canonical_query_string(&self) -> String {
+        let default = if self.text.is_some() {
+            Sort::Relevance
+        } else {
+            Sort::Newest
+        };
+        let sort = Some(self.effective_sort()).filter(|sort| *sort != default);
+        self.query_string(sort, self.page)
+    }
+
+    fn query_string(&self, sort: Option<Sort>, page: Option<PageNumber>) -> String {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         if let Some(text) = &self.text {
             pairs.push(("q", text.clone()));
@@ -212,8 +233,8 @@ impl CatalogQuery {
         if let Some(level) = self.level {
             pairs.push(("level", level.as_str().to_string()));
         }
-        if self.sort != Sort::default() {
-            pairs.push(("sort", self.sort.as_str().to_string()));
+        if let Some(sort) = sort {
+            pairs.push(("sort", sort.as_str().to_string()));
         }
         if let Some(page) = page.filter(|page| *page != PageNumber::FIRST) {
             pairs.push(("page", page.get().to_string()));
@@ -335,6 +356,38 @@ mod tests {
         assert_eq!(
             query.to_query_string(Some(PageNumber::FIRST)),
             "q=c%2B%2B+%26+rust&level=beginner&sort=newest"
+        );
+    }
+
+    #[test]
+    fn the_canonical_query_string_is_in_a_fixed_order_without_defaults() {
+        let canonical = |pairs: &[(&str, &str)]| {
+            CatalogQuery::parse(raw(pairs))
+                .expect("valid")
+                .canonical_query_string()
+        };
+        assert_eq!(canonical(&[]), "");
+        assert_eq!(canonical(&[("page", "1"), ("sort", "relevance")]), "");
+        // without search text the default list is newest first: naming it changes nothing
+        assert_eq!(canonical(&[("sort", "newest"), ("page", "01")]), "");
+        assert_eq!(
+            canonical(&[
+                ("page", "3"),
+                ("sort", "price_desc"),
+                ("level", "advanced"),
+                ("category", "databases"),
+                ("q", " SQL  tuning "),
+            ]),
+            "q=SQL++tuning&category=databases&level=advanced&sort=price_desc&page=3"
+        );
+        assert_eq!(
+            canonical(&[("q", "rust"), ("sort", "newest")]),
+            "q=rust&sort=newest"
+        );
+        assert_eq!(canonical(&[("q", "rust"), ("sort", "relevance")]), "q=rust");
+        assert_eq!(
+            canonical(&[("category", "databases"), ("sort", "newest"), ("page", "2")]),
+            "category=databases&page=2"
         );
     }
 }

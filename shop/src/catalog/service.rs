@@ -65,7 +65,8 @@ impl SearchResults {
 
 #[derive(Clone)]
 pub struct Catalog {
-    pool: PgPool,
+    /// Read by the sitemap's queries too (`sitemap.rs`).
+    pub(super) pool: PgPool,
     /// From step 3: pages are read through Redis (`cached.rs`).
     cache: Option<CatalogCache>,
 }

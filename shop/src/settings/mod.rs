@@ -14,6 +14,7 @@ mod environment;
 mod listen;
 mod metrics;
 mod outbox;
+mod public_url;
 mod redis;
 mod sessions;
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use self::env::{Env, Secret, SettingsError};
 pub use self::environment::{Environment, LogFormat};
 pub use self::metrics::MetricsAccess;
 pub use self::outbox::EventSettings;
+pub use self::public_url::PublicUrl;
 pub use self::redis::{LoginLimits, RedisSettings};
 pub use self::sessions::SessionSettings;
 
@@ -42,6 +44,10 @@ pub struct Settings {
     pub host: IpAddr,
     /// `PORT` (default 8080; 0 picks a free port, which the tests use).
     pub port: u16,
+    /// `PUBLIC_URL`: where people and search engines reach the shop (canonical links, the
+    /// sitemap). Required in production; unset elsewhere, `None` until the shop is bound and then
+    /// the address it listens on (`PublicUrl::listening_at`).
+    pub public_url: Option<PublicUrl>,
     pub database: DatabaseSettings,
     pub topology: Topology,
     pub log_format: LogFormat,
@@ -118,6 +124,8 @@ impl Settings {
             trust_forwarded_for: sessions::trust_forwarded_for(env)?,
             log_format: environment::log_format(env, environment)?,
             metrics: metrics::read(env, environment)?,
+            // last, after the settings the tutorial's production walk-through meets first
+            public_url: public_url::read(env, environment)?,
         })
     }
 

@@ -30,8 +30,9 @@ pub(super) const URL: (&str, &str) = (
 );
 
 /// What a production deployment sets, at the monolith step so no other store is needed.
-pub(super) const PRODUCTION: [(&str, &str); 3] = [
+pub(super) const PRODUCTION: [(&str, &str); 4] = [
     ("SHOP_ENV", "production"),
+    ("PUBLIC_URL", "https://shop.example"),
     (
         "DATABASE_URL",
         "postgres://shop:secret@db.example:6432/courseshop?sslmode=verify-full",

@@ -28,6 +28,24 @@ fn parse_stat(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
+/// Time so far in which some runnable task of the machine waited for a CPU (the kernel's pressure
+/// stall information, `/proc/pressure/cpu`, the `some` line's `total`, in µs). Over a run, its
+/// growth divided by the wall time says how crowded the CPUs were: near 0 on a quiet machine, near
+/// 1 when something always waited (other builds, the generator and the server all at once).
+pub fn cpu_pressure() -> Result<Duration, String> {
+    let path = "/proc/pressure/cpu";
+    let text = std::fs::read_to_string(path).map_err(|error| format!("{path}: {error}"))?;
+    parse_pressure(&text).ok_or_else(|| format!("{path}: not the format expected"))
+}
+
+fn parse_pressure(text: &str) -> Option<Duration> {
+    let some = text.lines().find(|line| line.starts_with("some "))?;
+    let total = some
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("total="))?;
+    Some(Duration::from_micros(total.parse().ok()?))
+}
+
 /// How many CPUs this process may run on.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -42,6 +60,17 @@ mod tests {
         let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 1500 0 0 0 250 75 0 0 20 0 3 0 100 0 0";
         assert_eq!(parse_stat(stat), Some(Duration::from_millis(3_250)));
         assert_eq!(parse_stat("4242 (short) S 1"), None);
+    }
+
+    #[test]
+    fn the_pressure_total_is_read_from_the_some_line() {
+        let text = "some avg10=98.09 avg60=96.62 avg300=91.94 total=1172731002\n\
+                    full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        assert_eq!(
+            parse_pressure(text),
+            Some(Duration::from_micros(1_172_731_002))
+        );
+        assert_eq!(parse_pressure("full avg10=0.00 total=5\n"), None);
     }
 
     #[test]

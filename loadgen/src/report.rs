@@ -29,6 +29,8 @@ pub struct Report {
     pub wall: Duration,
     /// This process's CPU time over `wall`, when `/proc` could be read.
     pub generator_cpu: Option<Duration>,
+    /// The machine's CPU pressure stall time over `wall` (`/proc/pressure/cpu`), when readable.
+    pub cpu_pressure: Option<Duration>,
     pub watched: Vec<Watched>,
 }
 
@@ -77,6 +79,9 @@ pub struct Generator {
     /// How late the pacer released requests.
     pub pacer_lateness_ms: Lag,
     pub watched: Vec<WatchedShare>,
+    /// The share of the recorded time in which some runnable task of the machine waited for a
+    /// CPU (`/proc/pressure/cpu`): how crowded the machine was, whoever crowded it.
+    pub machine_cpu_pressure: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -242,6 +247,7 @@ impl Report {
                         cpu_share: share(watched.cpu, self.wall),
                     })
                     .collect(),
+                machine_cpu_pressure: share(self.cpu_pressure, self.wall),
             },
             targets,
         }
@@ -352,6 +358,13 @@ impl Summary {
                 "NO (figures include the generator's own lateness)"
             }
         );
+        if let Some(pressure) = g.machine_cpu_pressure {
+            let _ = writeln!(
+                out,
+                "machine: some task waited for a CPU {:.0}% of the time (CPU pressure; other work on the machine counts too)",
+                pressure * 100.0
+            );
+        }
         for watched in &g.watched {
             let _ = writeln!(
                 out,
@@ -408,6 +421,7 @@ mod tests {
             pacer_lateness: crate::record::histogram(),
             wall: Duration::from_secs(10),
             generator_cpu: Some(Duration::from_millis(1_500)),
+            cpu_pressure: Some(Duration::from_secs(4)),
             watched: vec![Watched {
                 name: "shop".into(),
                 pid: 1,
@@ -437,6 +451,10 @@ mod tests {
         assert!(table.contains("1 due but never sent"), "{table}");
         assert!(
             table.contains("CPU 15.0% of one core (7.5% of the machine's 2)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("waited for a CPU 40% of the time"),
             "{table}"
         );
     }

@@ -167,7 +167,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     if finished.is_err() {
         connections.shutdown().await;
     }
-    let (wall, generator_cpu, watched) = cpu
+    let (wall, generator_cpu, cpu_pressure, watched) = cpu
         .await
         .map_err(|error| format!("measuring CPU time failed: {error}"))?;
 
@@ -196,6 +196,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
         pacer_lateness,
         wall,
         generator_cpu,
+        cpu_pressure,
         watched,
     })
 }
@@ -211,22 +212,24 @@ fn headers(endpoint: &Endpoint, extra: &[(HeaderName, HeaderValue)]) -> HeaderMa
     headers
 }
 
-/// CPU time of this process and of the watched ones over `[from, to)`, and the wall time it was
-/// measured over.
+/// The wall time of `[from, to)` as measured, and over it: CPU time of this process, the machine's
+/// CPU pressure stall time, and the watched processes' CPU time.
 async fn measure_cpu(
     from: Instant,
     to: Instant,
     watched: Vec<(String, u32)>,
-) -> (Duration, Option<Duration>, Vec<Watched>) {
+) -> (Duration, Option<Duration>, Option<Duration>, Vec<Watched>) {
     tokio::time::sleep_until(tokio::time::Instant::from_std(from)).await;
     let started = Instant::now();
     let own_before = cpu::cpu_time(None).ok();
+    let pressure_before = cpu::cpu_pressure().ok();
     let others_before: Vec<Option<Duration>> = watched
         .iter()
         .map(|(_, pid)| cpu::cpu_time(Some(*pid)).ok())
         .collect();
     tokio::time::sleep_until(tokio::time::Instant::from_std(to)).await;
     let own_after = cpu::cpu_time(None).ok();
+    let pressure_after = cpu::cpu_pressure().ok();
     let wall = started.elapsed();
     let used = |before: Option<Duration>, after: Option<Duration>| match (before, after) {
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
@@ -241,7 +244,12 @@ async fn measure_cpu(
             pid,
         })
         .collect();
-    (wall, used(own_before, own_after), others)
+    (
+        wall,
+        used(own_before, own_after),
+        used(pressure_before, pressure_after),
+        others,
+    )
 }
 
 /// Opens `count` connections to `endpoint`, a batch at a time.

@@ -83,7 +83,12 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
-        .listen(listener)?
+        .listen(listener)?;
+        // HTTP_WORKERS: unset, actix-web's default of one worker a CPU
+        let server = match settings.http_workers {
+            Some(workers) => server.workers(workers),
+            None => server,
+        }
         .run();
         // step 4: checkout only writes the outbox; this sends what it wrote
         let relay = settings.events.clone().map(|events| {

@@ -42,6 +42,8 @@ pub struct Settings {
     pub host: IpAddr,
     /// `PORT` (default 8080; 0 picks a free port, which the tests use).
     pub port: u16,
+    /// `HTTP_WORKERS`: the web server's worker threads; `None` (unset): one a CPU.
+    pub http_workers: Option<usize>,
     pub database: DatabaseSettings,
     pub topology: Topology,
     pub log_format: LogFormat,
@@ -94,6 +96,7 @@ impl Settings {
         let database = database::read(env, environment)?;
         let host = listen::host(env)?;
         let port = listen::port(env, "PORT", 8080)?;
+        let http_workers = listen::http_workers(env)?;
         let topology = topology::read(env)?;
         let cosmos = (topology.cart_store == CartStoreKind::Cosmos)
             .then(|| cosmos::read(env))
@@ -109,6 +112,7 @@ impl Settings {
             environment,
             host,
             port,
+            http_workers,
             database,
             topology,
             cosmos,

@@ -88,6 +88,10 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
+        // HTTP_WORKERS; unset, one a CPU, as actix-web's own default
+        .workers(settings.http_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        }))
         .listen(listener)?
         .run();
         // step 4: checkout only writes the outbox; this sends what it wrote

@@ -23,6 +23,21 @@ pub(super) fn port(
     env.parsed(variable, Some(default), "a port number from 0 to 65535")
 }
 
+/// `HTTP_WORKERS`: the web server's worker threads, each serving its own connections. Unset: one a
+/// CPU the process may use (actix-web's default).
+pub(super) fn http_workers(env: &Env<'_>) -> Result<Option<usize>, SettingsError> {
+    if env.optional("HTTP_WORKERS").is_none() {
+        return Ok(None);
+    }
+    env.parsed_in(
+        "HTTP_WORKERS",
+        1,
+        1..=64,
+        "a number of threads from 1 to 64",
+    )
+    .map(Some)
+}
+
 /// Where a server bound to `host` and `port` is reached from this machine: an unspecified address
 /// such as 0.0.0.0 on loopback.
 pub(super) fn own_address(host: IpAddr, port: u16) -> SocketAddr {
@@ -53,6 +68,22 @@ mod tests {
             port(&wrong, "PORT", 8080).expect_err("too big").to_string(),
             "PORT=\"65536\" is not valid: expected a port number from 0 to 65535"
         );
+    }
+
+    #[test]
+    fn http_workers_default_to_the_web_servers_own_choice() {
+        assert_eq!(http_workers(&env(&[])), Ok(None));
+        assert_eq!(http_workers(&env(&[("HTTP_WORKERS", "1")])), Ok(Some(1)));
+        for wrong in ["0", "65", "two"] {
+            assert_eq!(
+                http_workers(&env(&[("HTTP_WORKERS", wrong)]))
+                    .expect_err("refused")
+                    .to_string(),
+                format!(
+                    "HTTP_WORKERS={wrong:?} is not valid: expected a number of threads from 1 to 64"
+                )
+            );
+        }
     }
 
     #[test]

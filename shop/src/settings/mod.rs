@@ -48,6 +48,8 @@ pub struct Settings {
     /// sitemap). Required in production; unset elsewhere, `None` until the shop is bound and then
     /// the address it listens on (`PublicUrl::listening_at`).
     pub public_url: Option<PublicUrl>,
+    /// `HTTP_WORKERS`: the web server's worker threads; `None` (unset): one a CPU.
+    pub http_workers: Option<usize>,
     pub database: DatabaseSettings,
     pub topology: Topology,
     pub log_format: LogFormat,
@@ -100,6 +102,7 @@ impl Settings {
         let database = database::read(env, environment)?;
         let host = listen::host(env)?;
         let port = listen::port(env, "PORT", 8080)?;
+        let http_workers = listen::http_workers(env)?;
         let topology = topology::read(env)?;
         let cosmos = (topology.cart_store == CartStoreKind::Cosmos)
             .then(|| cosmos::read(env))
@@ -115,6 +118,7 @@ impl Settings {
             environment,
             host,
             port,
+            http_workers,
             database,
             topology,
             cosmos,

@@ -19,18 +19,7 @@ fn cookieless() -> reqwest::Client {
 
 /// Keys under the app's Redis prefix.
 async fn redis_keys(app: &TestApp) -> usize {
-    let redis = app.settings.redis.as_ref().expect("step 3");
-    let client = redis::Client::open(redis.url.expose()).expect("url");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", redis.key_prefix))
-        .query_async(&mut connection)
-        .await
-        .expect("keys");
-    keys.len()
+    crate::helpers::redis_keys(app, "*").await.len()
 }
 
 /// Rows of every table a visitor's state could be written to.

@@ -602,3 +602,33 @@ impl TestWorker {
         self.running.stop().await.expect("the worker stops cleanly");
     }
 }
+
+/// The keys of `app`'s Redis that match `pattern` under its key prefix, by `SCAN`: `KEYS` walks the
+/// whole keyspace in one command, and with millions of keys left by a load test it holds Redis
+/// for seconds, stalling every other test's shop.
+pub async fn redis_keys(app: &TestApp, pattern: &str) -> Vec<String> {
+    let redis = app.settings.redis.as_ref().expect("step 3");
+    let mut connection = redis::Client::open(redis.url.expose())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is reachable");
+    let pattern = format!("{}{pattern}", redis.key_prefix);
+    let (mut keys, mut cursor) = (Vec::new(), 0_u64);
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut connection)
+            .await
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}

@@ -263,11 +263,7 @@ async fn flush(app: &TestApp) {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", redis.key_prefix))
-        .query_async(&mut connection)
-        .await
-        .expect("keys");
+    let keys = crate::helpers::redis_keys(app, "*").await;
     if !keys.is_empty() {
         let _: () = redis::cmd("DEL")
             .arg(keys)

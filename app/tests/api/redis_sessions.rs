@@ -35,12 +35,7 @@ async fn redis_of(app: &TestApp) -> (redis::aio::MultiplexedConnection, String) 
 }
 
 async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
-    let (mut redis, prefix) = redis_of(app).await;
-    redis::cmd("KEYS")
-        .arg(format!("{prefix}{pattern}"))
-        .query_async(&mut redis)
-        .await
-        .expect("KEYS")
+    crate::helpers::redis_keys(app, pattern).await
 }
 
 /// Waits (polling, so no longer than the machine needs) until every login counter has expired:

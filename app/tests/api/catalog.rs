@@ -325,3 +325,79 @@ async fn a_broad_search_lists_the_first_thousand_matches_and_asks_to_narrow_beyo
     assert_eq!(narrow.status, 200);
     assert!(!narrow.body.contains("1,000+"));
 }
+
+/// Marks `matching` courses' descriptions with `word`, and the titles of the first `in_title` of
+/// them; returns the slugs in the order "best match" must list them: title matches first, newest
+/// first in each part (PostgreSQL's own ordering, not the shop's query).
+async fn mark_courses(app: &TestApp, word: &str, matching: i64, in_title: i64) -> Vec<String> {
+    sqlx::query(
+        "WITH chosen AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM courses WHERE published ORDER BY id LIMIT $2)
+         UPDATE courses c
+         SET description = c.description || ' A ' || $1 || ' appears here.',
+             title = CASE WHEN chosen.n % ($2 / $3) = 0 AND chosen.n / ($2 / $3) <= $3
+                          THEN left(c.title, 100) || ' with ' || initcap($1) ELSE c.title END
+         FROM chosen WHERE chosen.id = c.id",
+    )
+    .bind(word)
+    .bind(matching)
+    .bind(in_title)
+    .execute(&app.pool)
+    .await
+    .expect("mark courses");
+    sqlx::query_scalar(
+        "SELECT slug FROM courses
+         WHERE published AND search @@ plainto_tsquery('english', $1)
+         ORDER BY (title_search @@ plainto_tsquery('english', $1)) DESC, created_at DESC, id DESC",
+    )
+    .bind(word)
+    .fetch_all(&app.pool)
+    .await
+    .expect("expected order")
+}
+
+/// The slugs on pages 1..=pages of `path` (which has no page parameter yet).
+async fn listed(app: &TestApp, path: &str, pages: i64) -> Vec<String> {
+    let mut slugs = Vec::new();
+    for page in 1..=pages {
+        let page = app.get(&format!("{path}&page={page}")).await;
+        assert_eq!(page.status, 200, "{path}");
+        slugs.extend(page.course_links());
+    }
+    slugs
+}
+
+#[tokio::test]
+async fn best_match_lists_title_matches_first_then_newest_when_counted_exactly() {
+    let app = TestApp::seeded().await;
+    let expected = mark_courses(&app, "zephyr", 90, 30).await;
+    assert_eq!(expected.len(), 90);
+    let page = app.get("/courses?q=zephyrs").await;
+    assert!(page.body.contains("of 90 courses"), "{}", page.body);
+    // stemming finds the singular; pages cover every match once, in order, across the title boundary
+    assert_eq!(listed(&app, "/courses?q=zephyrs", 5).await, expected);
+}
+
+#[tokio::test]
+async fn best_match_holds_its_order_when_a_broad_search_is_walked_page_by_page() {
+    let app = TestApp::with_catalog(1_200).await;
+    let expected = mark_courses(&app, "zephyr", 1_100, 30).await;
+    assert_eq!(expected.len(), 1_100, "more matches than are counted");
+    let page = app.get("/courses?q=zephyr").await;
+    assert!(page.body.contains("of 1,000+ courses"), "{}", page.body);
+    assert_eq!(
+        listed(&app, "/courses?q=zephyr", 4).await,
+        expected[..80].to_vec()
+    );
+    // the other sorts walk their indexes too: the same courses in their own order
+    let by_price: Vec<String> = sqlx::query_scalar(
+        "SELECT slug FROM courses WHERE published AND search @@ plainto_tsquery('english', 'zephyr')
+         ORDER BY price_cents DESC, id DESC LIMIT 60",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("by price");
+    assert_eq!(
+        listed(&app, "/courses?q=zephyr&sort=price_desc", 3).await,
+        by_price
+    );
+}

@@ -11,6 +11,7 @@ mod service;
 mod sitemap;
 mod slug;
 pub mod teaching;
+mod text_search;
 
 pub use cached::{CatalogCache, Fetched, Source};
 pub use category::Category;

@@ -216,6 +216,12 @@ pub async fn seed_catalog(pool: &PgPool, courses: u32) -> Result<SeedReport, Sto
             insert_courses(pool, &batch, &category_ids, &instructor_ids).await?;
         first = last + 1;
     }
+    if report.courses_added > 0 {
+        // Statistics now, not when autovacuum gets round to it: until then the planner takes the
+        // new courses for a handful, estimates a broad search at 7 matches instead of 9,000, and
+        // sorts them all where walking the price index would stop after one page (19 ms → 2.5 ms).
+        sqlx::query("ANALYZE courses").execute(pool).await?;
+    }
     report.courses_total = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM courses"#)
         .fetch_one(pool)
         .await?;

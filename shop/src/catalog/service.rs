@@ -4,6 +4,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::cached::{CatalogCache, Fetched, Source};
 use super::query::{CatalogQuery, LISTED_RESULTS, PAGE_SIZE, PageNumber, Sort};
+use super::text_search::{self, TextSearch};
 use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
 use crate::database::StoreError;
 use crate::ids::{CategoryId, CourseId};
@@ -226,35 +227,86 @@ impl Catalog {
         // runs; for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms at
         // 100 000 courses). SET LOCAL scopes the setting to this read-only transaction, one round trip
         // with its BEGIN, so the shop's other queries keep their cheaper cached plans, a cancelled
-        // request cannot leak it, and it holds behind PgBouncer's transaction pooling.
+        // request cannot leak it, and it holds behind PgBouncer's transaction pooling. No sequential
+        // scan either: the match count stops at 1,001, and for a broad search PostgreSQL then expects
+        // to find those sooner reading the table in order than through the search index (136 ms
+        // instead of 6 ms); every catalog read has an index that serves it.
         let mut transaction = self
             .pool
-            .begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan")
+            .begin_with(
+                "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off",
+            )
             .await?;
         let page = query.page_number();
         let offset = page.offset();
-        if offset >= LISTED_RESULTS {
-            // not even queried: the listed pages end before this one whatever the catalog holds
-            let matches = count(&mut transaction, query, category_id).await?;
-            return Err(CatalogError::PageOutOfRange {
-                page: page.get(),
-                last: (matches.listed() + PAGE_SIZE - 1) / PAGE_SIZE,
-                narrow: matches == MatchCount::MoreThanListed,
-            });
-        }
-        let courses = match query.effective_sort() {
-            Sort::Relevance => search_courses!(&mut *transaction, query, category_id, offset,
-                "ts_rank(c.search, websearch_to_tsquery('english', $1)) DESC, c.created_at DESC, c.id DESC").await?,
-            Sort::Newest => search_courses!(&mut *transaction, query, category_id, offset, "c.created_at DESC, c.id DESC").await?,
-            Sort::PriceLowToHigh => search_courses!(&mut *transaction, query, category_id, offset, "c.price_cents, c.id").await?,
-            Sort::PriceHighToLow => search_courses!(&mut *transaction, query, category_id, offset, "c.price_cents DESC, c.id DESC").await?,
-        };
-
-        // A short page tells the count without counting; otherwise count (one more indexed query).
-        let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
-            MatchCount::Exactly(offset + courses.len() as i64)
-        } else {
-            count(&mut transaction, query, category_id).await?
+        let level = query.level.map(|level| level.as_str());
+        let (courses, matches) = match &query.text {
+            Some(text) => {
+                if offset >= LISTED_RESULTS {
+                    let matches = count(&mut transaction, query, category_id).await?;
+                    return Err(past_the_listed_pages(page, matches));
+                }
+                let search = TextSearch {
+                    text,
+                    category_id,
+                    level,
+                };
+                let sort = query.effective_sort();
+                match text_search::page(&mut transaction, &search, sort, offset).await? {
+                    (courses, Some(matches)) => (courses, matches),
+                    // an empty page: no match, or a page past the last (its 404 names the last)
+                    (courses, None) => {
+                        (courses, count(&mut transaction, query, category_id).await?)
+                    }
+                }
+            }
+            None => {
+                if offset >= LISTED_RESULTS {
+                    // not even listed: the listed pages end before this one whatever the catalog holds
+                    let matches = count(&mut transaction, query, category_id).await?;
+                    return Err(past_the_listed_pages(page, matches));
+                }
+                // without text there is no relevance: newest first
+                let courses = match query.effective_sort() {
+                    Sort::Relevance | Sort::Newest => {
+                        search_courses!(
+                            &mut *transaction,
+                            query,
+                            category_id,
+                            offset,
+                            "c.created_at DESC, c.id DESC"
+                        )
+                        .await?
+                    }
+                    Sort::PriceLowToHigh => {
+                        search_courses!(
+                            &mut *transaction,
+                            query,
+                            category_id,
+                            offset,
+                            "c.price_cents, c.id"
+                        )
+                        .await?
+                    }
+                    Sort::PriceHighToLow => {
+                        search_courses!(
+                            &mut *transaction,
+                            query,
+                            category_id,
+                            offset,
+                            "c.price_cents DESC, c.id DESC"
+                        )
+                        .await?
+                    }
+                };
+                // a short page tells the count without counting; otherwise count (one more indexed query)
+                let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
+                    MatchCount::Exactly(offset + courses.len() as i64)
+                } else {
+                    count(&mut transaction, query, category_id).await?
+                };
+                (courses, matches)
+            }
         };
         transaction.commit().await?;
         let results = SearchResults {
@@ -283,6 +335,15 @@ impl Catalog {
         )
         .fetch_optional(&self.pool)
         .await?)
+    }
+}
+
+/// The 404 for a page past the last listed one.
+fn past_the_listed_pages(page: PageNumber, matches: MatchCount) -> CatalogError {
+    CatalogError::PageOutOfRange {
+        page: page.get(),
+        last: (matches.listed() + PAGE_SIZE - 1) / PAGE_SIZE,
+        narrow: matches == MatchCount::MoreThanListed,
     }
 }
 

@@ -922,18 +922,17 @@ def cmd_mutate(case: str, root: Path) -> None:
         (infra / "main.bicep").write_text(text, encoding="utf-8")
         print(symbol)
     elif case == "matrix-unguarded":
-        # a use of an optional part outside its condition, appended to the first module file that has one
-        for path in bicep_files(root):
-            declared = conditional_declarations(parse_bicep(path)) if path.name != "main.bicep" else {}
-            if declared:
-                symbol = sorted(declared)[0]
-                with path.open("a", encoding="utf-8") as out:
-                    out.write(f"\noutput selfTestUnguarded string = {symbol}.name\n")
-                print(f"{rel(root, path)}\t{symbol}")
-                break
-        else:
+        # a use of an optional part outside its condition, appended to a module file that has one: the PostgreSQL
+        # read replica where there is one (the part step 5 made optional), else the first found
+        candidates = [(path, symbol) for path in bicep_files(root) if path.name != "main.bicep"
+                      for symbol in sorted(conditional_declarations(parse_bicep(path)))]
+        if not candidates:
             print("no module deploys anything `if (...)`", file=sys.stderr)
             sys.exit(2)
+        path, symbol = next((c for c in candidates if c[1] == "replica"), candidates[0])
+        with path.open("a", encoding="utf-8") as out:
+            out.write(f"\noutput selfTestUnguarded string = {symbol}.name\n")
+        print(f"{rel(root, path)}\t{symbol}")
     elif case == "matrix-not-allowed":
         # a parameter set giving a main.bicep param a value outside its @allowed list
         main = parse_bicep(infra / "main.bicep")

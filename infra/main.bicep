@@ -1,6 +1,11 @@
 // Courseshop on Azure: the shop (`app`) and the enrollment worker (`worker`) on Azure Container Apps, with
-// PostgreSQL Flexible Server (built-in PgBouncer), Azure Cosmos DB for NoSQL (carts), Azure Managed Redis,
-// RabbitMQ as an internal container app, Key Vault for every secret, and Log Analytics.
+// PostgreSQL Flexible Server (built-in PgBouncer; optionally a read replica), Azure Cosmos DB for NoSQL (carts),
+// Azure Managed Redis, RabbitMQ as an internal container app, Key Vault for every secret, and Log Analytics.
+//
+// Scaling out (tutorial step 5): the shop runs at least two replicas and adds more on concurrent requests, the
+// worker scales on the length of its queue (KEDA's rabbitmq scaler), and `postgresReadReplica` adds a replica the
+// shop reads from (DATABASE_REPLICA_URL). infra/matrix/ holds the parameter sets the offline gate checks this
+// file under (scripts/check-infra), the replica on and off among them.
 //
 // Networking: the Container Apps environment is injected into a virtual network; PostgreSQL uses private access
 // (VNet integration) and Key Vault, Cosmos DB, Redis and the RabbitMQ file share are reached through private
@@ -110,12 +115,25 @@ param metricsToken string
 @description('PostgreSQL compute size (General Purpose Standard_D2ds_v5: 2 vCores, 8 GiB).')
 param postgresSkuName string = 'Standard_D2ds_v5'
 
-@description('PostgreSQL compute tier (Burstable is not offered: the built-in PgBouncer is unavailable there).')
+@description('PostgreSQL compute tier, the read replica\'s too (Burstable is not offered: neither the built-in PgBouncer nor read replicas are available there).')
 @allowed([
   'GeneralPurpose'
   'MemoryOptimized'
 ])
 param postgresSkuTier string = 'GeneralPurpose'
+
+@description('The built-in PgBouncer on the PostgreSQL servers: DATABASE_URL (and the replica\'s URL) through it on port 6432, transaction pooling. Off: straight to 5432, as migrations always are.')
+param postgresPgBouncer bool = true
+
+@description('A PostgreSQL read replica (a second server of the same size, billed like the first) that the shop reads the catalog from (DATABASE_REPLICA_URL). Turning it off again does not delete the server (see docs/deploy-azure.md).')
+param postgresReadReplica bool = false
+
+@description('Compute size of the read replica. Empty: postgresSkuName. It must never be smaller than the primary\'s: to grow both, grow this one first.')
+param postgresReplicaSkuName string = ''
+
+@description('REPLICA_MAX_LAG_MS of the shop: a replica further behind is bypassed and reads go to the primary.')
+@minValue(1)
+param replicaMaxLagMs int = 1000
 
 @description('PostgreSQL storage in GiB (auto-grow on).')
 @minValue(32)
@@ -200,14 +218,18 @@ param keyVaultSoftDeleteRetentionInDays int = 90
 @maxValue(730)
 param logRetentionInDays int = 30
 
-@description('Minimum replicas of the shop.')
+@description('Minimum replicas of the shop (2: one failing or being replaced leaves another serving).')
 @minValue(1)
-param appMinReplicas int = 1
+param appMinReplicas int = 2
 
 @description('Maximum replicas of the shop.')
 @minValue(1)
 @maxValue(300)
 param appMaxReplicas int = 5
+
+@description('Concurrent HTTP requests per replica of the shop before another is added.')
+@minValue(1)
+param appConcurrentRequests int = 50
 
 @description('Minimum replicas of the enrollment worker.')
 @minValue(0)
@@ -440,6 +462,9 @@ module postgres 'core/database/postgresql-flexible.bicep' = {
     delegatedSubnetId: vnet.outputs.postgresSubnetId
     privateDnsZoneId: postgresDnsZone.outputs.id
     logAnalyticsWorkspaceId: logAnalytics.outputs.id
+    pgbouncer: postgresPgBouncer
+    readReplica: postgresReadReplica
+    replicaSkuName: postgresReplicaSkuName
   }
 }
 
@@ -539,6 +564,9 @@ module secrets 'app/secrets.bicep' = {
     postgresLogin: postgresAdminLogin
     postgresPassword: postgresAdminPassword
     postgresDatabase: postgres.outputs.databaseName
+    pgbouncer: postgresPgBouncer
+    postgresReadReplica: postgresReadReplica
+    postgresReplicaHost: postgres.outputs.replicaFqdn
     redisName: redis.outputs.name
     redisDatabaseName: redis.outputs.databaseName
     rabbitmqHost: rabbitmqAppName
@@ -606,12 +634,16 @@ module app 'app/app.bicep' = {
     exists: appExists
     minReplicas: appMinReplicas
     maxReplicas: appMaxReplicas
+    concurrentRequests: appConcurrentRequests
     cosmosEndpoint: cosmos.outputs.endpoint
     cosmosRegion: empty(cosmosRegion) ? cosmos.outputs.writeRegion : cosmosRegion
     // the ingress FQDN the app will get, known before the app exists (its own output would be a cycle)
     publicUrl: empty(publicUrl) ? 'https://${appName}.${containerAppsEnvironment.outputs.defaultDomain}' : publicUrl
     databaseUrlSecretUri: secrets.outputs.databaseUrlUri
     databaseDirectUrlSecretUri: secrets.outputs.databaseDirectUrlUri
+    readReplica: postgresReadReplica
+    databaseReplicaUrlSecretUri: secrets.outputs.databaseReplicaUrlUri
+    replicaMaxLagMs: replicaMaxLagMs
     redisUrlSecretUri: secrets.outputs.redisUrlUri
     rabbitmqUrlSecretUri: secrets.outputs.rabbitmqUrlUri
     sessionKeySecretUri: secrets.outputs.sessionKeyUri
@@ -641,6 +673,7 @@ module worker 'app/worker.bicep' = {
     exists: workerExists
     minReplicas: workerMinReplicas
     maxReplicas: workerMaxReplicas
+    // BrokerNames::queue() in shop/src/events/broker.rs; RABBITMQ_NAME_PREFIX is empty here
     queueName: 'enrollment.order-placed'
     databaseUrlSecretUri: secrets.outputs.databaseUrlUri
     rabbitmqUrlSecretUri: secrets.outputs.rabbitmqUrlUri
@@ -665,6 +698,8 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.endpoint
 output AZURE_LOG_ANALYTICS_WORKSPACE_NAME string = logAnalytics.outputs.name
 output AZURE_POSTGRES_SERVER_NAME string = postgres.outputs.name
 output AZURE_POSTGRES_HOST string = postgres.outputs.fqdn
+output AZURE_POSTGRES_REPLICA_NAME string = postgres.outputs.replicaName
+output AZURE_POSTGRES_REPLICA_HOST string = postgres.outputs.replicaFqdn
 output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
 output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output AZURE_REDIS_NAME string = redis.outputs.name

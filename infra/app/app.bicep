@@ -1,7 +1,11 @@
 // The shop (`courseshop serve --migrate`): external HTTPS ingress on 8080, probes on /healthz (liveness, startup)
-// and /readyz (readiness), scaling on concurrent HTTP requests. Migrations run in the new revision's container
-// before it listens (through DATABASE_DIRECT_URL); replicas serialise on PostgreSQL's migration lock, and the
-// startup probe allows for that. Secrets are Key Vault references resolved with the app's user-assigned identity.
+// and /readyz (readiness), at least two replicas (any instance serves any request: sessions, carts and caches
+// live in Redis, Cosmos DB and PostgreSQL, and the outbox relay claims rows with SKIP LOCKED) and more on
+// concurrent HTTP requests. Migrations run in the new revision's container before it listens (through
+// DATABASE_DIRECT_URL); replicas serialise on PostgreSQL's migration lock, and the startup probe allows for that.
+// With a PostgreSQL read replica, DATABASE_REPLICA_URL names it and REPLICA_MAX_LAG_MS bounds the lag the shop
+// accepts before it reads from the primary. Secrets are Key Vault references resolved with the app's
+// user-assigned identity.
 @description('Container app name.')
 param name string
 
@@ -32,9 +36,9 @@ param cpu string = '0.5'
 @description('Memory per replica (must match the vCPU: 0.5 vCPU = 1Gi).')
 param memory string = '1Gi'
 
-@description('Minimum replicas (1 keeps the outbox relay and the first request warm).')
+@description('Minimum replicas (2: one instance failing or being replaced leaves another serving; 1 keeps the outbox relay and the first request warm).')
 @minValue(1)
-param minReplicas int = 1
+param minReplicas int = 2
 
 @description('Maximum replicas.')
 @minValue(1)
@@ -60,6 +64,16 @@ param databaseUrlSecretUri string
 @description('Key Vault URI of DATABASE_DIRECT_URL.')
 param databaseDirectUrlSecretUri string
 
+@description('Whether a PostgreSQL read replica exists: DATABASE_REPLICA_URL and REPLICA_MAX_LAG_MS are set only then.')
+param readReplica bool = false
+
+@description('Key Vault URI of DATABASE_REPLICA_URL (the read replica). Empty without one.')
+param databaseReplicaUrlSecretUri string = ''
+
+@description('REPLICA_MAX_LAG_MS: a replica further behind than this is bypassed and reads go to the primary.')
+@minValue(1)
+param replicaMaxLagMs int = 1000
+
 @description('Key Vault URI of REDIS_URL.')
 param redisUrlSecretUri string
 
@@ -82,6 +96,25 @@ module fetchImage 'fetch-container-image.bicep' = {
 
 // Until azd deploys the real image, the app runs a placeholder (which fails the probes: expected).
 var image = exists ? fetchImage.outputs.containers[0].image : 'mcr.microsoft.com/k8se/quickstart:latest'
+
+// Secret and variables of the read replica, added to the lists below only when there is one.
+var replicaSecrets = readReplica ? [
+  {
+    name: 'database-replica-url'
+    keyVaultUrl: databaseReplicaUrlSecretUri
+    identity: identityId
+  }
+] : []
+var replicaEnv = readReplica ? [
+  {
+    name: 'DATABASE_REPLICA_URL'
+    secretRef: 'database-replica-url'
+  }
+  {
+    name: 'REPLICA_MAX_LAG_MS'
+    value: string(replicaMaxLagMs)
+  }
+] : []
 
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
@@ -117,7 +150,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
-      secrets: [
+      secrets: concat([
         {
           name: 'database-url'
           keyVaultUrl: databaseUrlSecretUri
@@ -148,7 +181,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           keyVaultUrl: metricsTokenSecretUri
           identity: identityId
         }
-      ]
+      ], replicaSecrets)
     }
     template: {
       containers: [
@@ -166,7 +199,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: [
+          env: concat([
             {
               name: 'SHOP_ENV'
               value: 'production'
@@ -255,7 +288,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               name: 'METRICS_TOKEN'
               secretRef: 'metrics-token'
             }
-          ]
+          ], replicaEnv)
           probes: [
             {
               // Up to 10 s + 10 x 20 s = 210 s for pending migrations before the container is restarted.

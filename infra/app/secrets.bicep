@@ -17,6 +17,15 @@ param postgresPassword string
 @description('Database name.')
 param postgresDatabase string
 
+@description('Whether the servers run the built-in PgBouncer: DATABASE_URL and the replica\'s URL then name port 6432, else 5432.')
+param pgbouncer bool = true
+
+@description('Whether there is a read replica: its URL goes into the secret database-replica-url.')
+param postgresReadReplica bool = false
+
+@description('FQDN of the read replica (<name>.postgres.database.azure.com). Empty without one.')
+param postgresReplicaHost string = ''
+
 @description('Name of the Azure Managed Redis cluster (Microsoft.Cache/redisEnterprise); the access key of its database goes into REDIS_URL.')
 param redisName string
 
@@ -58,9 +67,13 @@ resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' ex
 }
 
 var pgUserInfo = '${uriComponent(postgresLogin)}:${uriComponent(postgresPassword)}'
-// PgBouncer (port 6432, transaction pooling) for the request path; 5432 for migrations and LISTEN.
-var databaseUrl = 'postgres://${pgUserInfo}@${postgresHost}:6432/${postgresDatabase}?sslmode=verify-full'
+// PgBouncer (port 6432, transaction pooling) for the request path; 5432 for migrations and LISTEN, which need a
+// session of their own. The replica's URL names the replica's own PgBouncer, for the same reason as DATABASE_URL:
+// every instance's pool shares a few server connections.
+var pooledPort = pgbouncer ? 6432 : 5432
+var databaseUrl = 'postgres://${pgUserInfo}@${postgresHost}:${pooledPort}/${postgresDatabase}?sslmode=verify-full'
 var databaseDirectUrl = 'postgres://${pgUserInfo}@${postgresHost}:5432/${postgresDatabase}?sslmode=verify-full'
+var databaseReplicaUrl = 'postgres://${pgUserInfo}@${postgresReplicaHost}:${pooledPort}/${postgresDatabase}?sslmode=verify-full'
 // Azure Managed Redis: the host is the cluster's (<name>.<region>.redis.azure.net), the port (10000, TLS) and the access
 // keys are the database's. A key may contain '/', '+' or '=': percent-encoded in the URL (the redis crate decodes it).
 var redisUrl = 'rediss://:${uriComponent(redisDatabase.listKeys().primaryKey)}@${redis.properties.hostName}:${redisDatabase.properties.port}'
@@ -75,7 +88,7 @@ var secrets = [
   {
     name: 'database-url'
     value: databaseUrl
-    contentType: 'text/uri-list; libpq URL through PgBouncer (6432)'
+    contentType: pgbouncer ? 'text/uri-list; libpq URL through PgBouncer (6432)' : 'text/uri-list; libpq URL, direct (5432)'
   }
   {
     name: 'database-direct-url'
@@ -121,6 +134,19 @@ resource kvSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret 
   }
 }]
 
+// Only with a replica (outside the list above, whose indexes the outputs below rely on).
+resource replicaUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (postgresReadReplica) {
+  parent: vault
+  name: 'database-replica-url'
+  properties: {
+    value: databaseReplicaUrl
+    contentType: pgbouncer ? 'text/uri-list; libpq URL of the read replica through its PgBouncer (6432)' : 'text/uri-list; libpq URL of the read replica, direct (5432)'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 // Versionless secret URIs (https://<vault>.vault.azure.net/secrets/<name>), for Key Vault references.
 output postgresPasswordUri string = kvSecrets[0].properties.secretUri
 output databaseUrlUri string = kvSecrets[1].properties.secretUri
@@ -130,3 +156,4 @@ output rabbitmqPasswordUri string = kvSecrets[4].properties.secretUri
 output rabbitmqUrlUri string = kvSecrets[5].properties.secretUri
 output sessionKeyUri string = kvSecrets[6].properties.secretUri
 output metricsTokenUri string = kvSecrets[7].properties.secretUri
+output databaseReplicaUrlUri string = postgresReadReplica ? replicaUrlSecret.properties.secretUri : ''

@@ -111,6 +111,9 @@ ensure_wrk() { ensure_apt_programs wrk "the catalog load tests (scripts/load-tes
 # Debian's Chromium and chromedriver, which the browser test (app/tests/browser.rs) drives.
 ensure_chromium() { ensure_apt_programs "Chromium and chromedriver" "the browser test (app/tests/browser.rs)" chromium:chromium chromedriver:chromium-driver; }
 
+# Debian's HAProxy, step 5's load balancer in front of the shop's instances (scripts/run).
+ensure_haproxy() { ensure_apt_programs HAProxy "step 5's load balancer (SHOP_STEP=5 ./scripts/run)" haproxy:haproxy; }
+
 # docker-compose, which the infrastructure gate's compose stage runs (config only: no Docker daemon needed).
 ensure_docker_compose() { ensure_apt_programs docker-compose "the infrastructure gate's compose stage (scripts/check-infra)" docker-compose:docker-compose; }
 

@@ -29,12 +29,13 @@ ensure_postgres() {
   die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT. Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect <version> main start' or 'docker compose up -d postgres') and run this again."
 }
 
-# Create database $1 when it does not exist yet.
+# Create database $1 when it does not exist yet, on the server whose postgres database $2 names (default: the
+# machine's, $PG_ADMIN_URL).
 ensure_database() {
-  local name=$1
-  if ! psql "$PG_ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+  local name=$1 admin=${2:-$PG_ADMIN_URL}
+  if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
     say "creating database $name"
-    psql "$PG_ADMIN_URL" -qc "CREATE DATABASE \"$name\"" >&2
+    psql "$admin" -qc "CREATE DATABASE \"$name\"" >&2
   fi
 }
 
@@ -111,6 +112,9 @@ ensure_wrk() { ensure_apt_programs wrk "the catalog load tests (scripts/load-tes
 # Debian's Chromium and chromedriver, which the browser test (app/tests/browser.rs) drives.
 ensure_chromium() { ensure_apt_programs "Chromium and chromedriver" "the browser test (app/tests/browser.rs)" chromium:chromium chromedriver:chromium-driver; }
 
+# Debian's HAProxy, step 5's load balancer in front of the shop's instances (scripts/run).
+ensure_haproxy() { ensure_apt_programs HAProxy "step 5's load balancer (SHOP_STEP=5 ./scripts/run)" haproxy:haproxy; }
+
 # docker-compose, which the infrastructure gate's compose stage runs (config only: no Docker daemon needed).
 ensure_docker_compose() { ensure_apt_programs docker-compose "the infrastructure gate's compose stage (scripts/check-infra)" docker-compose:docker-compose; }
 
@@ -186,6 +190,17 @@ ensure_infra_venv() {
 COSMOS_LOCAL_KEY='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_marked NAME COMMAND...: COMMAND in the background with each line it prints marked `NAME |`, for
+# processes that share one terminal. Sets MARKED_PID, COMMAND's own process id. The marker ignores Ctrl-C and
+# ends when COMMAND's output does, so it passes on what COMMAND prints while it stops.
+start_marked() {
+  local name=$1
+  shift
+  "$@" > >(trap '' INT TERM; exec sed -u "s/^/$name | /") 2>&1 &
+  # shellcheck disable=SC2034 # the caller's
+  MARKED_PID=$!
+}
 
 # The pinned server (npm ci in tools/cosmos-local, once per lockfile change), and Node.js to run it.
 ensure_cosmos_local() {
@@ -265,7 +280,7 @@ ensure_rabbitmq() {
   die "RabbitMQ did not start on 127.0.0.1:5672 (see /var/log/rabbitmq/)"
 }
 
-# --- PgBouncer, for the tests that run the shop through it (as on Azure) ----------------------
+# --- PgBouncer, for the tests that run the shop through it (as on Azure), and step 5 ------------
 # Azure Database for PostgreSQL's built-in PgBouncer pools transactions and tracks prepared
 # statements (pgbouncer.max_prepared_statements), which sqlx needs there; tracking came with
 # PgBouncer 1.21. Debian 12's package is 1.18, so on such a machine this builds Debian 13's source
@@ -382,7 +397,7 @@ ensure_pgbouncer() {
     fi
   fi
   if [ ! -x "$prefix/bin/pgbouncer" ]; then
-    say "building PgBouncer $PGBOUNCER_VERSION from Debian's source package into ${prefix#"$PWD"/} (the machine's pgbouncer is ${installed:-missing}; the tests need 1.21+)"
+    say "building PgBouncer $PGBOUNCER_VERSION from Debian's source package into ${prefix#"$PWD"/} (the machine's pgbouncer is ${installed:-missing}; the tests and step 5 need 1.21+)"
     build_pgbouncer "$prefix"
   fi
   built=$(pgbouncer_version "$prefix/bin/pgbouncer")

@@ -105,9 +105,14 @@ async fn main() -> ExitCode {
 
 /// Needs only the topology: `./scripts/run` asks before it has started those services.
 fn services() -> Result<(), Failure> {
-    let topology = Settings::topology_from_env(&Env::from_process())?;
-    println!("{}", topology.services().join("\n"));
+    println!("{}", services_list(&Env::from_process())?);
     Ok(())
+}
+
+/// The services, one a line (at step 5 also `replica`, `pgbouncer` and `haproxy`, which
+/// `./scripts/run` starts only when it sees them here).
+fn services_list(env: &Env<'_>) -> Result<String, settings::SettingsError> {
+    Ok(Settings::topology_from_env(env)?.services().join("\n"))
 }
 
 async fn serve(migrate_first: bool) -> Result<(), Failure> {
@@ -214,6 +219,7 @@ mod tests {
             Ok(Command::Serve { migrate: true })
         );
         assert_eq!(parse(&["healthcheck"]), Ok(Command::Healthcheck));
+        assert_eq!(parse(&["services"]), Ok(Command::Services));
         assert_eq!(
             parse(&["seed"]),
             Ok(Command::Seed(SeedOptions {
@@ -245,10 +251,41 @@ mod tests {
             &["seed", "--demo-accounts", "--no-demo-accounts"],
             &["seed", "--colors", "3"],
             &["healthcheck", "8080"],
+            &["services", "5"],
         ] {
             assert_eq!(parse(wrong), Err(USAGE.to_string()), "{wrong:?}");
         }
         let error = parse(&["seed", "--courses", "0"]).expect_err("must fail");
         assert!(error.starts_with("--courses takes a number"), "{error}");
+    }
+
+    fn services_at(pairs: &'static [(&'static str, &'static str)]) -> Result<String, String> {
+        services_list(&Env::from_lookup(|variable| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == variable)
+                .map(|(_, value)| value.to_string())
+        }))
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn services_adds_the_scale_out_stack_only_at_step_5() {
+        assert_eq!(
+            services_at(&[("SHOP_STEP", "4")]).as_deref(),
+            Ok("postgres\ncosmos\nredis\nrabbitmq")
+        );
+        assert_eq!(
+            services_at(&[("SHOP_STEP", "5")]).as_deref(),
+            Ok("postgres\ncosmos\nredis\nrabbitmq\nreplica\npgbouncer\nhaproxy")
+        );
+        assert_eq!(
+            services_at(&[("SHOP_STEP", "5"), ("CART_STORE", "postgres")]).as_deref(),
+            Ok("postgres\nredis\nrabbitmq\nreplica\npgbouncer\nhaproxy")
+        );
+        assert_eq!(
+            services_at(&[("SHOP_STEP", "6")]),
+            Err("SHOP_STEP=\"6\" is not valid: expected a tutorial step from 0 to 5".to_string())
+        );
     }
 }

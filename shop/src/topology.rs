@@ -14,20 +14,27 @@ pub enum Step {
     CartsInCosmos = 2,
     Redis = 3,
     AsyncMessaging = 4,
+    /// Step 4's stores, run by several instances behind a load balancer with a read replica and a
+    /// connection pooler (`./scripts/run` starts those; the preset's switches are step 4's).
+    ScaleOut = 5,
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [
+    pub const ALL: [Step; 6] = [
         Step::Monolith,
         Step::AzureSetup,
         Step::CartsInCosmos,
         Step::Redis,
         Step::AsyncMessaging,
+        Step::ScaleOut,
     ];
 
-    /// The step a shop starts in when `SHOP_STEP` is not set: the newest one, which is DESIGN's
-    /// target, step 4.
+    /// The step a shop starts in when `SHOP_STEP` is not set: step 4, DESIGN's target, until step 5's
+    /// reads on the replica are built (then step 5, the newest).
     pub const DEFAULT: Step = Step::AsyncMessaging;
+
+    /// The highest step `SHOP_STEP` accepts.
+    pub const LAST: Step = Step::ScaleOut;
 
     pub fn number(self) -> u8 {
         self as u8
@@ -44,6 +51,7 @@ impl Step {
             Step::CartsInCosmos => "carts in Cosmos DB",
             Step::Redis => "Redis cache",
             Step::AsyncMessaging => "async messaging",
+            Step::ScaleOut => "scale out",
         }
     }
 
@@ -61,7 +69,8 @@ impl Step {
                 CacheMode::Redis,
                 EnrollmentMode::Sync,
             ),
-            Step::AsyncMessaging => (
+            // scaling out changes how many processes serve, not which store serves what
+            Step::AsyncMessaging | Step::ScaleOut => (
                 CartStoreKind::Cosmos,
                 CacheMode::Redis,
                 EnrollmentMode::Async,
@@ -163,6 +172,11 @@ impl Topology {
         if self.enrollment == EnrollmentMode::Async {
             services.push("rabbitmq");
         }
+        if self.step == Step::ScaleOut {
+            // the streaming replica, PgBouncer in front of the primary, HAProxy in front of the
+            // instances: what step 5 adds around the same stores
+            services.extend(["replica", "pgbouncer", "haproxy"]);
+        }
         services
     }
 
@@ -207,7 +221,8 @@ mod tests {
         for step in Step::ALL {
             assert_eq!(Step::from_number(step.number()), Some(step));
         }
-        assert_eq!(Step::from_number(5), None);
+        assert_eq!(Step::from_number(6), None);
+        assert_eq!(Step::ALL.last(), Some(&Step::LAST));
     }
 
     #[test]
@@ -217,6 +232,46 @@ mod tests {
             Step::DEFAULT.preset().services(),
             ["postgres", "cosmos", "redis", "rabbitmq"]
         );
+    }
+
+    #[test]
+    fn scaling_out_keeps_step_4s_stores_and_adds_the_stack_around_them() {
+        let scale_out = Step::ScaleOut.preset();
+        assert_eq!(
+            Topology {
+                step: Step::AsyncMessaging,
+                ..scale_out
+            },
+            Step::AsyncMessaging.preset()
+        );
+        assert_eq!(
+            scale_out.services(),
+            [
+                "postgres",
+                "cosmos",
+                "redis",
+                "rabbitmq",
+                "replica",
+                "pgbouncer",
+                "haproxy"
+            ]
+        );
+        let sync = Topology {
+            enrollment: EnrollmentMode::Sync,
+            ..scale_out
+        };
+        assert_eq!(
+            sync.services(),
+            [
+                "postgres",
+                "cosmos",
+                "redis",
+                "replica",
+                "pgbouncer",
+                "haproxy"
+            ]
+        );
+        assert_eq!(Step::ScaleOut.to_string(), "step 5 (scale out)");
     }
 
     #[test]

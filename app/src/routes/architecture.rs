@@ -49,7 +49,7 @@ impl CacheFigures {
 pub struct ArchitecturePage {
     layout: Layout,
     topology: Topology,
-    steps: [Step; 5],
+    steps: &'static [Step],
     stores: Vec<StoreStatus>,
     caches: Vec<CacheFigures>,
     postgres_queries: u64,
@@ -121,7 +121,7 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
             state.topology.step
         )),
         topology: state.topology,
-        steps: Step::ALL,
+        steps: &Step::ALL,
         stores,
         caches,
         postgres_queries: state.metrics.postgres.statements(),

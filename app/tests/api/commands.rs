@@ -128,8 +128,23 @@ fn services_lists_what_the_step_needs() {
         list(&[("ENROLLMENT", "async"), ("SHOP_STEP", "0")]),
         "postgres\nrabbitmq\n"
     );
-    let output = courseshop(&["services"], &[("SHOP_STEP", "5")]);
+    // step 5: step 4's stores, and the stack ./scripts/run starts around them only then
+    assert_eq!(
+        list(&[("SHOP_STEP", "5")]),
+        "postgres\ncosmos\nredis\nrabbitmq\nreplica\npgbouncer\nhaproxy\n"
+    );
+    assert_eq!(
+        list(&[("SHOP_STEP", "5"), ("ENROLLMENT", "sync")]),
+        "postgres\ncosmos\nredis\nreplica\npgbouncer\nhaproxy\n"
+    );
+    let output = courseshop(&["services"], &[("SHOP_STEP", "6")]);
     assert_eq!(output.status.code(), Some(2), "an unknown step is refused");
+    assert!(
+        stderr(&output)
+            .contains(r#"SHOP_STEP="6" is not valid: expected a tutorial step from 0 to 5"#),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

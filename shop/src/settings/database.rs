@@ -1,4 +1,5 @@
-//! PostgreSQL: `DATABASE_URL`, `DATABASE_DIRECT_URL` and the pool.
+//! PostgreSQL: `DATABASE_URL`, `DATABASE_DIRECT_URL`, the pool, and the read replica
+//! (`DATABASE_REPLICA_URL`, `REPLICA_MAX_LAG_MS`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +23,13 @@ pub struct DatabaseSettings {
     /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 2000): how long a request waits for a connection before
     /// it is answered "unavailable" instead of hanging while PostgreSQL is down.
     pub acquire_timeout: Duration,
+    /// Parsed from `DATABASE_REPLICA_URL` (optional, read the same way as `DATABASE_URL`): a
+    /// streaming replica of the same database, for reads that may see a moment-old state (step 5).
+    /// Unset: every read goes to `DATABASE_URL`.
+    pub replica_options: Option<PgConnectOptions>,
+    /// `REPLICA_MAX_LAG_MS` (default 1000): how far the replica may replay behind the primary
+    /// before reads leave it for the primary.
+    pub replica_max_lag: Duration,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -34,6 +42,14 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("direct", &self.direct_options.is_some())
+            .field(
+                "replica",
+                &self
+                    .replica_options
+                    .as_ref()
+                    .map(|replica| (replica.get_host(), replica.get_port())),
+            )
+            .field("replica_max_lag", &self.replica_max_lag)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +81,10 @@ pub(super) fn read(
         .optional("DATABASE_DIRECT_URL")
         .map(|url| postgres_url("DATABASE_DIRECT_URL", &url, environment))
         .transpose()?;
+    let replica_options = env
+        .optional("DATABASE_REPLICA_URL")
+        .map(|url| postgres_url("DATABASE_REPLICA_URL", &url, environment))
+        .transpose()?;
     Ok(DatabaseSettings {
         connect_options,
         direct_options,
@@ -79,6 +99,13 @@ pub(super) fn read(
             2000,
             50..=60_000,
             "milliseconds from 50 to 60000",
+        )?),
+        replica_options,
+        replica_max_lag: Duration::from_millis(env.parsed_in(
+            "REPLICA_MAX_LAG_MS",
+            1000,
+            1..=600_000,
+            "milliseconds from 1 to 600000",
         )?),
     })
 }
@@ -202,5 +229,68 @@ mod tests {
         assert_eq!(settings.database.direct().connect_options.get_port(), 5432);
         let settings = production(&[]).expect("valid settings");
         assert_eq!(settings.database.direct().connect_options.get_port(), 6432);
+    }
+
+    #[test]
+    fn the_replica_is_optional_and_read_as_the_primary_is() {
+        let unset = settings(&[URL]).expect("valid settings");
+        assert!(unset.database.replica_options.is_none());
+        assert_eq!(unset.database.replica_max_lag, Duration::from_secs(1));
+        let settings = settings(&[
+            URL,
+            (
+                "DATABASE_REPLICA_URL",
+                "postgres://shop:secret@127.0.0.1:5433/courseshop",
+            ),
+            ("REPLICA_MAX_LAG_MS", " 250 "),
+        ])
+        .expect("valid settings");
+        let replica = settings
+            .database
+            .replica_options
+            .clone()
+            .expect("a replica");
+        assert_eq!(replica.get_port(), 5433);
+        assert_eq!(replica.get_database(), Some("courseshop"));
+        assert_eq!(
+            settings.database.replica_max_lag,
+            Duration::from_millis(250)
+        );
+        let shown = format!("{:?}", settings.database);
+        assert!(shown.contains("5433"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn a_bad_replica_setting_names_its_variable() {
+        let message = settings_error(&[URL, ("DATABASE_REPLICA_URL", "mysql://root:secret@db")]);
+        assert!(
+            message.starts_with("DATABASE_REPLICA_URL=\"<hidden>\" is not valid"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
+        for wrong in ["0", "-5", "600001", "1s"] {
+            assert_eq!(
+                settings_error(&[URL, ("REPLICA_MAX_LAG_MS", wrong)]),
+                format!(
+                    "REPLICA_MAX_LAG_MS={wrong:?} is not valid: expected milliseconds from 1 to 600000"
+                )
+            );
+        }
+        // production: TLS to the replica too
+        let error = production(&[(
+            "DATABASE_REPLICA_URL",
+            "postgres://shop:secret@replica.example:5432/courseshop",
+        )])
+        .expect_err("must fail");
+        assert!(
+            error.to_string().starts_with("DATABASE_REPLICA_URL="),
+            "{error}"
+        );
+        production(&[(
+            "DATABASE_REPLICA_URL",
+            "postgres://shop@replica.example:5432/courseshop?sslmode=verify-full",
+        )])
+        .expect("valid settings");
     }
 }

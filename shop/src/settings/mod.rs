@@ -11,6 +11,7 @@ mod cosmos;
 mod database;
 mod env;
 mod environment;
+mod instance;
 mod listen;
 mod metrics;
 mod outbox;
@@ -31,6 +32,7 @@ pub use self::cosmos::{CosmosAuth, CosmosSettings};
 pub use self::database::DatabaseSettings;
 pub use self::env::{Env, Secret, SettingsError};
 pub use self::environment::{Environment, LogFormat};
+pub use self::instance::InstanceName;
 pub use self::metrics::MetricsAccess;
 pub use self::outbox::EventSettings;
 pub use self::public_url::PublicUrl;
@@ -50,6 +52,8 @@ pub struct Settings {
     pub public_url: Option<PublicUrl>,
     /// `HTTP_WORKERS`: the web server's worker threads; `None` (unset): one a CPU.
     pub http_workers: Option<usize>,
+    /// `SHOP_INSTANCE` (default: `HOSTNAME`, else `shop`): which of several instances this is.
+    pub instance: InstanceName,
     pub database: DatabaseSettings,
     pub topology: Topology,
     pub log_format: LogFormat,
@@ -103,6 +107,7 @@ impl Settings {
         let host = listen::host(env)?;
         let port = listen::port(env, "PORT", 8080)?;
         let http_workers = listen::http_workers(env)?;
+        let instance = instance::read(env)?;
         let topology = topology::read(env)?;
         let cosmos = (topology.cart_store == CartStoreKind::Cosmos)
             .then(|| cosmos::read(env))
@@ -119,6 +124,7 @@ impl Settings {
             host,
             port,
             http_workers,
+            instance,
             database,
             topology,
             cosmos,
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(settings.host.to_string(), "127.0.0.1");
         assert_eq!(settings.topology, Step::Monolith.preset());
         assert_eq!(settings.database.max_connections, 10);
+        assert_eq!(settings.instance.as_str(), "shop");
         assert_eq!(settings.log_format, LogFormat::Pretty);
     }
 
@@ -224,11 +231,11 @@ mod tests {
             error.to_string(),
             "PORT=\"eighty\" is not valid: expected a port number from 0 to 65535"
         );
-        let error = settings(&[URL, ("SHOP_STEP", "7")]).expect_err("must fail");
+        let error = settings(&[URL, ("SHOP_STEP", "6")]).expect_err("must fail");
         assert!(
             error
                 .to_string()
-                .starts_with("SHOP_STEP=\"7\" is not valid")
+                .starts_with("SHOP_STEP=\"6\" is not valid")
         );
         let error = settings(&[URL, ("CACHE", "memcached")]).expect_err("must fail");
         assert_eq!(

@@ -16,7 +16,7 @@ pub(super) fn read(env: &Env<'_>) -> Result<Topology, SettingsError> {
             .ok_or_else(|| SettingsError::Invalid {
                 variable: "SHOP_STEP",
                 value: value.clone(),
-                reason: "expected a tutorial step from 0 to 4".to_string(),
+                reason: format!("expected a tutorial step from 0 to {}", Step::LAST.number()),
             })?,
     };
     let preset = step.preset();
@@ -55,12 +55,16 @@ mod tests {
 
     #[test]
     fn a_step_out_of_range_names_the_accepted_ones() {
-        for value in ["5", "-1", "four"] {
+        for value in ["6", "-1", "four"] {
             let error = read(&env(&[("SHOP_STEP", value)])).expect_err("must fail");
             assert_eq!(
                 error.to_string(),
-                format!("SHOP_STEP={value:?} is not valid: expected a tutorial step from 0 to 4")
+                format!("SHOP_STEP={value:?} is not valid: expected a tutorial step from 0 to 5")
             );
         }
+        assert_eq!(
+            read(&env(&[("SHOP_STEP", "5")])),
+            Ok(Step::ScaleOut.preset())
+        );
     }
 }

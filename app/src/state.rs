@@ -14,7 +14,7 @@ use shop::database;
 use shop::enrollment::Enrollments;
 use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
-use shop::settings::{MetricsAccess, PublicUrl, Settings};
+use shop::settings::{InstanceName, MetricsAccess, PublicUrl, Settings};
 use shop::topology::{CartStoreKind, Topology};
 
 use crate::login_throttle::LoginThrottle;
@@ -52,6 +52,8 @@ pub struct AppState {
     pub topology: Topology,
     /// Where people and search engines reach the shop: canonical links, the sitemap.
     pub public_url: PublicUrl,
+    /// Which of several instances behind one address this is (`SHOP_INSTANCE`).
+    pub instance: InstanceName,
     pub pool: PgPool,
     /// The catalog as pages read it (through Redis from step 3).
     pub catalog: Catalog,
@@ -154,6 +156,7 @@ impl AppState {
         Ok(AppState {
             topology: settings.topology,
             public_url,
+            instance: settings.instance.clone(),
             orders: Orders::new(pool.clone()),
             catalog,
             teaching,

@@ -9,6 +9,7 @@ use shop::cache::CacheName;
 use shop::events::Outbox;
 use shop::metrics::CacheOutcome;
 use shop::orders::Orders;
+use shop::settings::InstanceName;
 use shop::topology::{EnrollmentMode, Step, Topology};
 
 use crate::layout::Layout;
@@ -49,6 +50,8 @@ impl CacheFigures {
 pub struct ArchitecturePage {
     layout: Layout,
     topology: Topology,
+    /// The instance that served this page: behind a load balancer, one of several.
+    instance: InstanceName,
     steps: &'static [Step],
     stores: Vec<StoreStatus>,
     caches: Vec<CacheFigures>,
@@ -121,6 +124,7 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
             state.topology.step
         )),
         topology: state.topology,
+        instance: state.instance.clone(),
         steps: &Step::ALL,
         stores,
         caches,

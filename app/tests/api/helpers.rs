@@ -123,19 +123,40 @@ impl TestApp {
 
     /// Step 4 as `./scripts/run` starts it: carts in Cosmos DB, Redis, and the outbox to RabbitMQ.
     pub async fn at_step_4(rabbit: &TestRabbit) -> TestApp {
+        TestApp::at_step_4_with(rabbit, &[]).await
+    }
+
+    /// `at_step_4` with some settings of the test's own.
+    pub async fn at_step_4_with(rabbit: &TestRabbit, settings: &[(&'static str, &str)]) -> TestApp {
         let mut overrides = TestCosmos::new().overrides();
         overrides.extend(TestRedis::new().overrides());
         overrides.extend(rabbit.overrides());
         // last, so it wins over the step the Cosmos and Redis overrides name
         overrides.push(("SHOP_STEP", "4".to_string()));
         overrides.push(("OUTBOX_POLL_INTERVAL_MS", "200".to_string()));
+        overrides.extend(
+            settings
+                .iter()
+                .map(|(key, value)| (*key, value.to_string())),
+        );
         TestApp::start(TestDatabase::seeded().await, None, overrides).await
     }
 
     /// A second instance of the shop on its own port, sharing this one's database, Cosmos DB and
     /// Redis (as two replicas behind a load balancer do), with a browser of its own.
     pub async fn another_instance(&self) -> TestApp {
-        let application = Application::build(&self.settings)
+        self.another_instance_with(self.settings.clone()).await
+    }
+
+    /// `another_instance`, named `name` (`SHOP_INSTANCE`), as each instance behind HAProxy is.
+    pub async fn another_instance_named(&self, name: &str) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.instance = name.parse().expect("a valid instance name");
+        self.another_instance_with(settings).await
+    }
+
+    async fn another_instance_with(&self, settings: Settings) -> TestApp {
+        let application = Application::build(&settings)
             .await
             .expect("the second instance starts");
         let address = format!("http://127.0.0.1:{}", application.port());
@@ -146,10 +167,10 @@ impl TestApp {
             client: client(),
             pool: self.pool.clone(),
             database: self.database.clone(),
-            settings: self.settings.clone(),
+            settings,
             metrics,
         };
-        if self.settings.cosmos.is_some() {
+        if instance.settings.cosmos.is_some() {
             instance.once_cosmos_answers().await
         } else {
             instance

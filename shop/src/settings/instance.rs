@@ -39,20 +39,30 @@ pub(super) fn read(env: &Env<'_>) -> Result<InstanceName, SettingsError> {
             None => return Ok(InstanceName("shop".to_string())),
         },
     };
-    let valid = value.chars().count() <= MAX_CHARS
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(InstanceName(value))
-    } else {
-        Err(SettingsError::Invalid {
+    value
+        .parse()
+        .map_err(|reason: String| SettingsError::Invalid {
             variable,
             value,
-            reason: format!(
-                "expected a name of at most {MAX_CHARS} letters, digits, '-', '_' or '.'{hint}"
-            ),
+            reason: format!("{reason}{hint}"),
         })
+}
+
+impl std::str::FromStr for InstanceName {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<InstanceName, String> {
+        let valid = value.chars().count() <= MAX_CHARS
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if valid {
+            Ok(InstanceName(value.to_string()))
+        } else {
+            Err(format!(
+                "expected a name of at most {MAX_CHARS} letters, digits, '-', '_' or '.'"
+            ))
+        }
     }
 }
 

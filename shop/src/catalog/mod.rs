@@ -7,6 +7,8 @@ mod level;
 pub mod query;
 pub mod seed;
 mod seed_data;
+// its `course_cards!` serves `text_search` too
+#[macro_use]
 mod service;
 mod sitemap;
 mod slug;

@@ -98,27 +98,22 @@ macro_rules! sorted_matches {
 /// The first `offset + PAGE_SIZE` matches along a sort index, one page of them.
 macro_rules! walked_matches {
     ($connection:expr, $search:expr, $offset:expr, $order_by:literal) => {
-        sqlx::query_as!(
-            CourseCard,
-            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.level AS "level: _",
-                      c.duration_minutes AS "duration: _", c.price_cents AS "price: _",
-                      cat.name AS category_name, u.display_name AS instructor_name
-               FROM courses c
-               JOIN categories cat ON cat.id = c.category_id
-               JOIN users u ON u.id = c.instructor_id
-               WHERE c.published
-                 AND c.search @@ websearch_to_tsquery('english', $1)
-                 AND ($2::bigint IS NULL OR c.category_id = $2)
-                 AND ($3::text IS NULL OR c.level = $3)
-               ORDER BY "# + $order_by + r#"
-               LIMIT $4 OFFSET $5"#,
+        course_cards!(
+            $connection,
+            [
+                " WHERE c.published
+                    AND c.search @@ websearch_to_tsquery('english', $1)
+                    AND ($2::bigint IS NULL OR c.category_id = $2)
+                    AND ($3::text IS NULL OR c.level = $3)"
+                " ORDER BY " $order_by
+                " LIMIT $4 OFFSET $5"
+            ],
             $search.text,
             $search.category_id,
             $search.level,
             PAGE_SIZE,
             $offset,
         )
-        .fetch_all($connection)
     };
 }
 

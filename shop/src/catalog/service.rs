@@ -90,21 +90,20 @@ macro_rules! course_cards {
     };
 }
 
-// One listing query per sort order, so each can walk its own index; they share the filter below.
-// The filters are written `($n IS NULL OR …)` so one prepared statement serves every combination.
-macro_rules! search_courses {
+// One listing query per sort order for a list without search text (`text_search.rs` has those), so
+// each can walk its own index; they share the filter below, written `($n IS NULL OR …)` so one
+// prepared statement serves every combination.
+macro_rules! browse_courses {
     ($pool:expr, $query:expr, $category:expr, $offset:expr, $order_by:literal) => {
         course_cards!(
             $pool,
             [
                 " WHERE c.published
-                    AND ($1::text IS NULL OR c.search @@ websearch_to_tsquery('english', $1))
-                    AND ($2::bigint IS NULL OR c.category_id = $2)
-                    AND ($3::text IS NULL OR c.level = $3)"
+                    AND ($1::bigint IS NULL OR c.category_id = $1)
+                    AND ($2::text IS NULL OR c.level = $2)"
                 " ORDER BY " $order_by
-                " LIMIT $4 OFFSET $5"
+                " LIMIT $3 OFFSET $4"
             ],
-            $query.text.as_deref(),
             $category,
             $query.level.map(|level| level.as_str()),
             PAGE_SIZE,
@@ -239,17 +238,17 @@ impl Catalog {
             .await?;
         let page = query.page_number();
         let offset = page.offset();
-        let level = query.level.map(|level| level.as_str());
+        if offset >= LISTED_RESULTS {
+            // not even listed: the listed pages end before this one whatever the catalog holds
+            let matches = count(&mut transaction, query, category_id).await?;
+            return Err(past_the_listed_pages(page, matches));
+        }
         let (courses, matches) = match &query.text {
             Some(text) => {
-                if offset >= LISTED_RESULTS {
-                    let matches = count(&mut transaction, query, category_id).await?;
-                    return Err(past_the_listed_pages(page, matches));
-                }
                 let search = TextSearch {
                     text,
                     category_id,
-                    level,
+                    level: query.level.map(|level| level.as_str()),
                 };
                 let sort = query.effective_sort();
                 match text_search::page(&mut transaction, &search, sort, offset).await? {
@@ -261,15 +260,10 @@ impl Catalog {
                 }
             }
             None => {
-                if offset >= LISTED_RESULTS {
-                    // not even listed: the listed pages end before this one whatever the catalog holds
-                    let matches = count(&mut transaction, query, category_id).await?;
-                    return Err(past_the_listed_pages(page, matches));
-                }
                 // without text there is no relevance: newest first
                 let courses = match query.effective_sort() {
                     Sort::Relevance | Sort::Newest => {
-                        search_courses!(
+                        browse_courses!(
                             &mut *transaction,
                             query,
                             category_id,
@@ -279,7 +273,7 @@ impl Catalog {
                         .await?
                     }
                     Sort::PriceLowToHigh => {
-                        search_courses!(
+                        browse_courses!(
                             &mut *transaction,
                             query,
                             category_id,
@@ -289,7 +283,7 @@ impl Catalog {
                         .await?
                     }
                     Sort::PriceHighToLow => {
-                        search_courses!(
+                        browse_courses!(
                             &mut *transaction,
                             query,
                             category_id,

@@ -245,6 +245,14 @@ impl CatalogCache {
                 }
             }
         }
+        if let Ok(Some(_)) = won
+            && let Ok(Some(value)) = self.read::<T>(&key).await
+        {
+            // the lock was free because a rebuild had just ended: between this request's miss and
+            // its lock, that rebuild stored the value, so there is nothing left to rebuild
+            self.release(lock, token).await;
+            return Ok(from_cache(value));
+        }
         self.metrics.rebuild(cache);
         let loaded = load().await;
         if let Ok(value) = &loaded
@@ -254,18 +262,23 @@ impl CatalogCache {
         }
         if let Ok(Some(_)) = won {
             // released on every path, a failed load too: waiters then try PostgreSQL at once
-            let _ = self
-                .redis
-                .run(|mut redis| async move {
-                    redis::Script::new(RELEASE_IF_HELD)
-                        .key(lock)
-                        .arg(token)
-                        .invoke_async::<i64>(&mut redis)
-                        .await
-                })
-                .await;
+            self.release(lock, token).await;
         }
         Ok(from_database(loaded?))
+    }
+
+    /// Frees the rebuild lock `lock` if this request (`token`) still holds it.
+    async fn release(&self, lock: String, token: String) {
+        let _ = self
+            .redis
+            .run(|mut redis| async move {
+                redis::Script::new(RELEASE_IF_HELD)
+                    .key(lock)
+                    .arg(token)
+                    .invoke_async::<i64>(&mut redis)
+                    .await
+            })
+            .await;
     }
 
     /// A cached value; an entry that no longer decodes (an older shape) counts as a miss.

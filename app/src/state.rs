@@ -9,12 +9,12 @@ use sqlx::PgPool;
 use shop::accounts::{Accounts, LoginLimiter};
 use shop::cache::Redis;
 use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore};
-use shop::catalog::{Catalog, CatalogCache, Teaching};
+use shop::catalog::{Catalog, CatalogCache, CatalogIndex, Teaching};
 use shop::database;
 use shop::enrollment::Enrollments;
 use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
-use shop::settings::{InstanceName, MetricsAccess, PublicUrl, Settings};
+use shop::settings::{CatalogSearch, InstanceName, MetricsAccess, PublicUrl, Settings};
 use shop::topology::{CartStoreKind, Topology};
 
 use crate::login_throttle::LoginThrottle;
@@ -95,6 +95,21 @@ impl AppState {
                 Teaching::with_cache(pool.clone(), cache.clone()),
             ),
             None => (Catalog::new(pool.clone()), Teaching::new(pool.clone())),
+        };
+        // searches with words answered from memory, unless the settings keep them in PostgreSQL
+        let (catalog, teaching) = match settings.catalog.search {
+            CatalogSearch::Index => {
+                let index = CatalogIndex::start(
+                    pool.clone(),
+                    catalog_cache.clone(),
+                    settings.catalog.index_refresh,
+                );
+                (
+                    catalog.with_index(index.clone()),
+                    teaching.with_index(index),
+                )
+            }
+            CatalogSearch::Postgres => (catalog, teaching),
         };
         let accounts = Accounts::new(pool.clone());
         let enrollments = Enrollments::new(pool.clone());

@@ -13,6 +13,10 @@ pub fn settings_for(database_url: &str, overrides: &[(&str, &str)]) -> Settings 
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
         // the monolith unless a test asks for a later step
         ("SHOP_STEP", "0"),
+        // searches from PostgreSQL: most tests change courses with SQL and search at once, which
+        // the in-memory index would see only at its next refresh (its own tests and the hostile
+        // corpus ask for it)
+        ("CATALOG_SEARCH", "postgres"),
     ];
     env.extend_from_slice(overrides);
     Settings::from_lookup(|name| {

@@ -25,6 +25,7 @@ mod production;
 mod redis_cache;
 mod redis_sessions;
 mod scale_out;
+mod search_index;
 mod seed;
 mod seo;
 mod teach;

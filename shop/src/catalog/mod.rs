@@ -5,6 +5,7 @@ mod category;
 mod course;
 mod level;
 pub mod query;
+pub mod search_index;
 pub mod seed;
 mod seed_data;
 // its `course_cards!` serves `text_search` too
@@ -23,6 +24,7 @@ pub use query::{
     CatalogQuery, CatalogQueryError, LISTED_RESULTS, LISTED_RESULTS_LABEL, PAGE_SIZE, PageNumber,
     RawCatalogQuery, Sort,
 };
+pub use search_index::CatalogIndex;
 pub use service::{Catalog, CatalogError, MatchCount, SearchResults};
 pub use sitemap::{SITEMAP_PAGE_SIZE, SitemapCourse};
 pub use slug::{CategorySlug, CourseSlug, SlugError, slug_candidates, slugify};

@@ -4,6 +4,8 @@ use sqlx::{PgConnection, PgPool};
 
 use super::cached::{CatalogCache, Fetched, Source};
 use super::query::{CatalogQuery, LISTED_RESULTS, PAGE_SIZE, PageNumber, Sort};
+use super::search_index::CatalogIndex;
+use super::search_index::postings::Filters;
 use super::text_search::{self, TextSearch};
 use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
 use crate::database::StoreError;
@@ -70,6 +72,8 @@ pub struct Catalog {
     pub(super) pool: PgPool,
     /// From step 3: pages are read through Redis (`cached.rs`).
     cache: Option<CatalogCache>,
+    /// What answers searches with words, unless `CATALOG_SEARCH=postgres` (`search_index`).
+    index: Option<CatalogIndex>,
 }
 
 /// A query for `CourseCard`s: their columns and joins, then the caller's clauses (string literals,
@@ -114,7 +118,11 @@ macro_rules! browse_courses {
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Catalog {
-        Catalog { pool, cache: None }
+        Catalog {
+            pool,
+            cache: None,
+            index: None,
+        }
     }
 
     /// A catalog whose pages are cached in Redis.
@@ -122,6 +130,15 @@ impl Catalog {
         Catalog {
             pool,
             cache: Some(cache),
+            index: None,
+        }
+    }
+
+    /// The same catalog, answering searches with words from `index` when it can.
+    pub fn with_index(self, index: CatalogIndex) -> Catalog {
+        Catalog {
+            index: Some(index),
+            ..self
         }
     }
 
@@ -221,6 +238,18 @@ impl Catalog {
             None => None,
         };
         let category_id = category.as_ref().map(|category| category.id.0);
+        let page = query.page_number();
+        let offset = page.offset();
+        if let (Some(text), Some(index)) = (&query.text, &self.index)
+            && let Some((courses, matches)) = self
+                .search_indexed(index, text, query, category_id, offset)
+                .await?
+        {
+            if offset >= LISTED_RESULTS {
+                return Err(past_the_listed_pages(page, matches));
+            }
+            return results(courses, matches, page, category);
+        }
         // Which index serves a search depends on which filters it has, so it must be planned with its
         // values. sqlx caches prepared statements and PostgreSQL gives one a generic plan after five
         // runs; for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms at
@@ -236,8 +265,6 @@ impl Catalog {
                 "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off",
             )
             .await?;
-        let page = query.page_number();
-        let offset = page.offset();
         if offset >= LISTED_RESULTS {
             // not even listed: the listed pages end before this one whatever the catalog holds
             let matches = count(&mut transaction, query, category_id).await?;
@@ -303,20 +330,52 @@ impl Catalog {
             }
         };
         transaction.commit().await?;
-        let results = SearchResults {
-            courses,
-            matches,
-            page,
-            category,
-        };
-        if results.courses.is_empty() && page != PageNumber::FIRST {
-            return Err(CatalogError::PageOutOfRange {
-                page: page.get(),
-                last: results.page_count(),
-                narrow: false,
-            });
+        results(courses, matches, page, category)
+    }
+
+    /// A search with words answered by the in-memory index: the page's courses in its order and how
+    /// many match. `None` when the index cannot answer it (not loaded yet, a phrase).
+    async fn search_indexed(
+        &self,
+        index: &CatalogIndex,
+        text: &str,
+        query: &CatalogQuery,
+        category_id: Option<i64>,
+        offset: i64,
+    ) -> Result<Option<(Vec<CourseCard>, MatchCount)>, CatalogError> {
+        if !index.is_loaded() {
+            return Ok(None);
         }
-        Ok(results)
+        let Some(words) = index.understand(text).await? else {
+            return Ok(None);
+        };
+        let filters = Filters {
+            category_id,
+            level: query.level,
+        };
+        let Some(hits) = index.search(
+            &words,
+            filters,
+            query.effective_sort(),
+            usize::try_from(offset).unwrap_or(usize::MAX),
+            usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX),
+        ) else {
+            return Ok(None);
+        };
+        let mut courses = if hits.page.is_empty() {
+            Vec::new()
+        } else {
+            self.cards(&hits.page).await?
+        };
+        // in the index's order; a course unpublished since the index last read is left out
+        courses.sort_by_key(|card| hits.page.iter().position(|id| *id == card.id));
+        let total = i64::try_from(hits.total).unwrap_or(i64::MAX);
+        let matches = if total > LISTED_RESULTS {
+            MatchCount::MoreThanListed
+        } else {
+            MatchCount::Exactly(total)
+        };
+        Ok(Some((courses, matches)))
     }
 
     async fn category(&self, slug: &CategorySlug) -> Result<Option<Category>, StoreError> {
@@ -330,6 +389,29 @@ impl Catalog {
         .fetch_optional(&self.pool)
         .await?)
     }
+}
+
+/// A page of results; an empty page past the first is the 404 naming the last page.
+fn results(
+    courses: Vec<CourseCard>,
+    matches: MatchCount,
+    page: PageNumber,
+    category: Option<Category>,
+) -> Result<SearchResults, CatalogError> {
+    let results = SearchResults {
+        courses,
+        matches,
+        page,
+        category,
+    };
+    if results.courses.is_empty() && page != PageNumber::FIRST {
+        return Err(CatalogError::PageOutOfRange {
+            page: page.get(),
+            last: results.page_count(),
+            narrow: false,
+        });
+    }
+    Ok(results)
 }
 
 /// The 404 for a page past the last listed one.

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{CatalogCache, CategorySlug, CourseSlug, Level, slug_candidates, slugify};
+use super::{
+    CatalogCache, CatalogIndex, CategorySlug, CourseSlug, Level, slug_candidates, slugify,
+};
 use crate::database::StoreError;
 use crate::ids::UserId;
 use crate::money::Money;
@@ -196,11 +198,17 @@ pub struct Teaching {
     pool: PgPool,
     /// From step 3: told of every change, so no instance serves the old page.
     cache: Option<CatalogCache>,
+    /// Told of every change, so this instance's searches show it when the instructor looks.
+    index: Option<CatalogIndex>,
 }
 
 impl Teaching {
     pub fn new(pool: PgPool) -> Teaching {
-        Teaching { pool, cache: None }
+        Teaching {
+            pool,
+            cache: None,
+            index: None,
+        }
     }
 
     /// Teaching that invalidates the cached catalog on every change it makes.
@@ -208,6 +216,15 @@ impl Teaching {
         Teaching {
             pool,
             cache: Some(cache),
+            index: None,
+        }
+    }
+
+    /// The same, also reading every change into this instance's search index at once.
+    pub fn with_index(self, index: CatalogIndex) -> Teaching {
+        Teaching {
+            index: Some(index),
+            ..self
         }
     }
 
@@ -217,6 +234,12 @@ impl Teaching {
         found(rows)?;
         if let Some(cache) = &self.cache {
             cache.course_changed(slug).await;
+        }
+        if let Some(index) = &self.index
+            && let Err(error) = index.refresh().await
+        {
+            // saved all the same: the index reads it at its next refresh
+            tracing::warn!(error = %error, "could not read a course change into the search index");
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! what to fix.
 
 mod broker;
+mod catalog;
 mod cosmos;
 mod database;
 mod env;
@@ -28,6 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::topology::{CacheMode, CartStoreKind, EnrollmentMode, Topology};
 
 pub use self::broker::BrokerSettings;
+pub use self::catalog::{CatalogSearch, CatalogSettings};
 pub use self::cosmos::{CosmosAuth, CosmosSettings};
 pub use self::database::DatabaseSettings;
 pub use self::env::{Env, Secret, SettingsError};
@@ -56,6 +58,8 @@ pub struct Settings {
     pub instance: InstanceName,
     pub database: DatabaseSettings,
     pub topology: Topology,
+    /// What answers catalog searches with words in them.
+    pub catalog: CatalogSettings,
     pub log_format: LogFormat,
     pub sessions: SessionSettings,
     /// `TRUST_FORWARDED_FOR` (default false): whether the client's address (for the login limit)
@@ -127,6 +131,7 @@ impl Settings {
             instance,
             database,
             topology,
+            catalog: catalog::read(env)?,
             cosmos,
             redis,
             events,

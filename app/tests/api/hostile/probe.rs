@@ -439,9 +439,13 @@ impl Snapshot {
 /// The shop at step 0 over a copy of the seeded catalog, with `overrides`. A request waits up to
 /// 5 s for a database connection rather than the suite's 1 s: these tests send thousands of
 /// requests while other tests load the machine's two cores, and a 503 for a slow pool is not what
-/// they probe (the outage tests do).
+/// they probe (the outage tests do). Searches are answered by the in-memory index, as in the shop
+/// people use (PostgreSQL answers the first few, until it has loaded).
 pub async fn shop_with(overrides: Vec<(&'static str, String)>) -> TestApp {
-    let mut settings = vec![("DATABASE_ACQUIRE_TIMEOUT_MS", "5000".to_string())];
+    let mut settings = vec![
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", "5000".to_string()),
+        ("CATALOG_SEARCH", "index".to_string()),
+    ];
     settings.extend(overrides);
     TestApp::seeded_with(settings).await
 }

@@ -3,15 +3,18 @@
 
 use shop::cache::Redis;
 use shop::cart::CosmosCartStore;
+use shop::database::{Reads, ReplicaHealth, ReplicaStatus};
 use shop::events::broker::BrokerProbe;
 pub use shop::readiness::StoreStatus;
-use shop::readiness::check;
+use shop::readiness::{DownCause, Status, check};
 use sqlx::PgPool;
 
 /// The stores `/readyz` checks besides PostgreSQL, as the topology picked them.
 pub struct Probes {
     pub cosmos: Option<CosmosCartStore>,
     pub redis: Option<Redis>,
+    /// Set when reads may go to a replica (step 5).
+    pub replica: Option<Reads>,
     /// Set when enrollment is asynchronous (step 4).
     pub broker: Option<BrokerProbe>,
 }
@@ -64,9 +67,35 @@ pub async fn check_stores(pool: &PgPool, probes: &Probes) -> Vec<StoreStatus> {
         }
     };
     let (postgres, cosmos, redis, rabbitmq) = tokio::join!(postgres, cosmos, redis, rabbitmq);
+    // the replica as its lag monitor last measured it (a fifth of a second ago at most): not
+    // critical, the primary serves its reads while it is away or behind
+    let replica = probes
+        .replica
+        .as_ref()
+        .and_then(Reads::replica_status)
+        .map(replica_store);
     std::iter::once(postgres)
+        .chain(replica)
         .chain(cosmos)
         .chain(redis)
         .chain(rabbitmq)
         .collect()
+}
+
+/// The replica as `/readyz` shows it: up while reads go there, else down with why (lagging
+/// included), never critical.
+fn replica_store(status: ReplicaStatus) -> StoreStatus {
+    StoreStatus {
+        name: "postgres-replica",
+        role: "reads: home, catalog, search, course pages",
+        critical: false,
+        status: match status.health {
+            ReplicaHealth::Streaming => Status::Up,
+            ReplicaHealth::Lagging => Status::Down(DownCause::Lagging),
+            ReplicaHealth::Down(cause) => Status::Down(cause),
+            ReplicaHealth::NotStandby => Status::Down(DownCause::Error),
+            ReplicaHealth::Unchecked => Status::Down(DownCause::Connecting),
+        },
+        latency_ms: None,
+    }
 }

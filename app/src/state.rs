@@ -10,7 +10,7 @@ use shop::accounts::{Accounts, LoginLimiter};
 use shop::cache::Redis;
 use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore};
 use shop::catalog::{Catalog, CatalogCache, CatalogIndex, Teaching};
-use shop::database;
+use shop::database::{self, Reads};
 use shop::enrollment::Enrollments;
 use shop::events::broker::BrokerProbe;
 use shop::orders::{Checkout, Orders, SimulatedPaymentGateway};
@@ -54,8 +54,11 @@ pub struct AppState {
     pub public_url: PublicUrl,
     /// Which of several instances behind one address this is (`SHOP_INSTANCE`).
     pub instance: InstanceName,
+    /// The primary: writes, and every read that must see the last write.
     pub pool: PgPool,
-    /// The catalog as pages read it (through Redis from step 3).
+    /// Where the catalog's reads go: the replica when it may answer them (step 5), else `pool`.
+    pub reads: Reads,
+    /// The catalog as pages read it (through Redis from step 3, on the replica at step 5).
     pub catalog: Catalog,
     pub teaching: Teaching,
     pub accounts: Accounts,
@@ -85,16 +88,18 @@ impl AppState {
             redis,
         } = stores;
         let metrics = AppMetrics::new();
+        // step 5: the replica measured now and then in the background; without one, all on `pool`
+        let reads = Reads::start(pool.clone(), &settings.database, metrics.reads.clone()).await;
         // step 3: the catalog's pages read through Redis, and instructors' changes invalidate them
         let catalog_cache = redis
             .clone()
             .map(|redis| CatalogCache::new(redis, metrics.cache.clone()));
         let (catalog, teaching) = match &catalog_cache {
             Some(cache) => (
-                Catalog::with_cache(pool.clone(), cache.clone()),
-                Teaching::with_cache(pool.clone(), cache.clone()),
+                Catalog::with_cache(reads.clone(), cache.clone()),
+                Teaching::with_cache(reads.clone(), cache.clone()),
             ),
-            None => (Catalog::new(pool.clone()), Teaching::new(pool.clone())),
+            None => (Catalog::on(reads.clone()), Teaching::new(reads.clone())),
         };
         // searches with words answered from memory, unless the settings keep them in PostgreSQL
         let (catalog, teaching) = match settings.catalog.search {
@@ -113,7 +118,8 @@ impl AppState {
         };
         let accounts = Accounts::new(pool.clone());
         let enrollments = Enrollments::new(pool.clone());
-        // carts are priced from PostgreSQL itself, never from a cached page: a price is what is paid
+        // carts are priced from the primary itself, never from a cached page or a replica: a price
+        // is what is paid
         let pricing = Catalog::new(pool.clone());
         let cart_store: Arc<dyn CartStore> = match (settings.topology.cart_store, &cosmos_carts) {
             (CartStoreKind::Cosmos, Some(store)) => {
@@ -147,6 +153,7 @@ impl AppState {
         let probes = Probes {
             cosmos: cosmos_carts,
             redis: redis.clone(),
+            replica: reads.has_replica().then(|| reads.clone()),
             broker: settings
                 .events
                 .as_ref()
@@ -183,6 +190,7 @@ impl AppState {
             probes,
             metrics_access: settings.metrics.clone(),
             metrics,
+            reads,
             pool,
         })
     }

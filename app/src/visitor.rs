@@ -10,6 +10,7 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 
 use shop::accounts::User;
+use shop::database::ReadAfter;
 use shop::topology::Topology;
 
 use crate::error::AppError;
@@ -42,6 +43,11 @@ impl Visitor {
                 AppError::SignInRequired(path.to_string())
             }
         })
+    }
+
+    /// What this visitor's catalog reads must see: their own last write (DESIGN §7, read routing).
+    pub fn read_after(&self) -> ReadAfter {
+        ReadAfter::write(self.session.wrote_at())
     }
 
     pub fn layout(&self, title: impl Into<String>) -> Layout {

@@ -8,7 +8,9 @@
 # replay everything that cluster does, every test database the suite copies and drops among it, on a 2-core
 # machine. A cluster made with initdb in target/ is the stack's to configure, and goes away with target/.
 
-STACK_DIR=$PWD/target/scale-out
+# ./scripts/test makes a second pair for its read-routing tests (in target/test-replica/, on ports of its own) by
+# setting PG_STACK_DIR and the ports before sourcing this
+STACK_DIR=${PG_STACK_DIR:-$PWD/target/scale-out}
 PG_PRIMARY_PORT=${PG_PRIMARY_PORT:-5434}
 PG_REPLICA_PORT=${PG_REPLICA_PORT:-5433}
 # the primary keeps the WAL this slot's replica has not received, so a replica that was stopped catches up

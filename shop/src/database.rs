@@ -1,4 +1,11 @@
-//! The PostgreSQL connection pool, the migrations, and what a failed query means to a caller.
+//! The PostgreSQL connection pool, the migrations, what a failed query means to a caller, and
+//! where reads go when there is a replica (`reads.rs`, `wal.rs`).
+
+mod reads;
+mod wal;
+
+pub use reads::{ReadFailure, Reads, ReplicaHealth, ReplicaStatus};
+pub use wal::{ReadAfter, WalPosition, primary_position};
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;

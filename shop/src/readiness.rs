@@ -184,6 +184,8 @@ pub enum DownCause {
     Stopping,
     /// It answered, with an error.
     Error,
+    /// A replica further behind its primary than allowed (`REPLICA_MAX_LAG_MS`).
+    Lagging,
 }
 
 impl DownCause {
@@ -244,6 +246,7 @@ impl DownCause {
             DownCause::Connecting => "connecting",
             DownCause::Stopping => "stopping",
             DownCause::Error => "error",
+            DownCause::Lagging => "lagging",
         }
     }
 }

@@ -22,10 +22,12 @@ pub fn admin_url() -> String {
 
 /// The URL of database `name` on the server [`admin_url`] names.
 pub fn database_url(name: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
+    database_url_on(&admin_url(), name)
+}
+
+/// The URL of database `name` on the server `admin` (a URL of any database there) names.
+pub fn database_url_on(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
     format!("{base}/{name}")
 }
 
@@ -47,14 +49,16 @@ pub const TEST_CATALOG_COURSES: u32 = 500;
 /// A database of this test's own, dropped when the test ends.
 pub struct TestDatabase {
     pub name: String,
-    /// Where to connect to it (on the server [`admin_url`] names).
+    /// Where to connect to it (on the server [`admin_url`] names, unless made elsewhere).
     pub url: String,
+    /// A URL of the server it is on, to drop it from.
+    admin: String,
 }
 
 impl TestDatabase {
     /// An empty, migrated database.
     pub async fn migrated() -> TestDatabase {
-        let database = TestDatabase::create(None).await;
+        let database = TestDatabase::create(&admin_url(), None).await;
         let pool = database.pool().await;
         MIGRATOR.run(&pool).await.expect("migrations apply");
         pool.close().await;
@@ -63,13 +67,19 @@ impl TestDatabase {
 
     /// A copy of the seeded test catalog (PostgreSQL copies a template database in milliseconds).
     pub async fn seeded() -> TestDatabase {
-        let template = seeded_template().await;
-        TestDatabase::create(Some(&template)).await
+        TestDatabase::seeded_on(&admin_url()).await
     }
 
-    async fn create(template: Option<&str>) -> TestDatabase {
+    /// A copy of the seeded test catalog on the server `admin` names (e.g. the tests' own primary,
+    /// which a replica replays).
+    pub async fn seeded_on(admin: &str) -> TestDatabase {
+        let template = seeded_template(admin).await;
+        TestDatabase::create(admin, Some(&template)).await
+    }
+
+    async fn create(admin_url: &str, template: Option<&str>) -> TestDatabase {
         let name = format!("courseshop_test_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url())
+        let mut admin = PgConnection::connect(admin_url)
             .await
             .expect("PostgreSQL is reachable");
         let sql = match template {
@@ -84,8 +94,9 @@ impl TestDatabase {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         TestDatabase {
-            url: database_url(&name),
+            url: database_url_on(admin_url, &name),
             name,
+            admin: admin_url.to_string(),
         }
     }
 
@@ -102,8 +113,9 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let admin_url = self.admin.clone();
         run_to_completion(move || async move {
-            let mut admin = PgConnection::connect(&admin_url()).await.ok()?;
+            let mut admin = PgConnection::connect(&admin_url).await.ok()?;
             admin.execute(AssertSqlSafe(sql)).await.ok()
         });
     }
@@ -111,7 +123,7 @@ impl Drop for TestDatabase {
 
 /// The seeded catalog as a template database, built once per schema and catalog version. Test
 /// processes run in parallel, so building it is serialised with an advisory lock.
-async fn seeded_template() -> String {
+async fn seeded_template(admin_url: &str) -> String {
     let mut hasher = DefaultHasher::new();
     for migration in MIGRATOR.iter() {
         migration.checksum.hash(&mut hasher);
@@ -121,7 +133,7 @@ async fn seeded_template() -> String {
     seed::instructor(0).hash(&mut hasher);
     let name = format!("courseshop_template_{:016x}", hasher.finish());
 
-    let mut admin = PgConnection::connect(&admin_url())
+    let mut admin = PgConnection::connect(admin_url)
         .await
         .expect("PostgreSQL is reachable");
     admin
@@ -148,7 +160,7 @@ async fn seeded_template() -> String {
             .expect("create");
         let pool = PgPoolOptions::new()
             .max_connections(2)
-            .connect(&database_url(&building))
+            .connect(&database_url_on(admin_url, &building))
             .await
             .expect("connect");
         MIGRATOR.run(&pool).await.expect("migrations apply");

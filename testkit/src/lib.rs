@@ -18,17 +18,21 @@ mod pgbouncer;
 mod polling;
 mod proxy;
 mod rabbit;
+mod replication;
 mod server_process;
 mod settings;
 mod telemetry;
 mod tls_redis;
 
-pub use database::{TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url, url_through};
+pub use database::{
+    TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url, database_url_on, url_through,
+};
 pub use in_process::{InProcess, StopSignal};
 pub use pgbouncer::{PoolerSettings, TestPgBouncer};
 pub use polling::{PATIENCE, eventually, wait_until};
 pub use proxy::TcpProxy;
 pub use rabbit::{TestMessage, TestRabbit, rabbitmq_url};
+pub use replication::{ReplayPaused, ReplicaTest, TestReplication};
 pub use settings::{settings_for, worker_settings_for};
 pub use telemetry::telemetry_for_tests;
 pub use tls_redis::TestTlsRedis;

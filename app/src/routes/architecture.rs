@@ -6,6 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use shop::cache::CacheName;
+use shop::database::ReplicaStatus;
 use shop::events::Outbox;
 use shop::metrics::CacheOutcome;
 use shop::orders::Orders;
@@ -58,6 +59,8 @@ pub struct ArchitecturePage {
     postgres_queries: u64,
     /// Step 4: the outbox and the orders waiting for the worker (`None` when they cannot be read).
     events: Option<EventFigures>,
+    /// Step 5: the replica as its lag monitor last measured it (`None` without one).
+    replica: Option<ReplicaStatus>,
 }
 
 pub struct EventFigures {
@@ -79,6 +82,22 @@ fn age(age: Option<std::time::Duration>) -> String {
 impl ArchitecturePage {
     fn is_active(&self, step: &Step) -> bool {
         *step == self.topology.step
+    }
+
+    /// "0.12 s", or "not measured yet".
+    fn replica_lag(&self, status: &ReplicaStatus) -> String {
+        status.lag.map_or_else(
+            || "not measured yet".to_string(),
+            |lag| format!("{:.2} s", lag.as_secs_f64()),
+        )
+    }
+
+    /// The lag in whole milliseconds, for tools (empty before the first measurement).
+    fn replica_lag_ms(&self, status: &ReplicaStatus) -> String {
+        status
+            .lag
+            .map(|lag| lag.as_millis().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -130,5 +149,6 @@ pub async fn architecture(state: Data<AppState>, visitor: Visitor) -> Architectu
         caches,
         postgres_queries: state.metrics.postgres.statements(),
         events,
+        replica: state.reads.replica_status(),
     }
 }

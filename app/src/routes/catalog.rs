@@ -77,7 +77,7 @@ pub async fn courses(
     // parsed here rather than by an extractor, so a bad parameter gets the shop's own 400 page
     let raw: RawCatalogQuery = url_encoded::query(request.query_string())?;
     let query = CatalogQuery::parse(raw)?;
-    let results = catalog.search_page(&query).await?;
+    let results = catalog.search_page(&query, visitor.read_after()).await?;
     let categories = catalog.categories().await?;
     let pagination = Pagination::new(&query, &results.value);
     let title = match &query.text {
@@ -212,7 +212,7 @@ pub async fn course(
         )
     };
     let slug = CourseSlug::parse(&slug).map_err(|_| not_found())?;
-    let fetched = catalog.course_page(&slug).await?;
+    let fetched = catalog.course_page(&slug, visitor.read_after()).await?;
     let course = fetched.value.ok_or_else(not_found)?;
     let url = state.public_url.page(&format!("/courses/{}", course.slug));
     Ok(CoursePage {

@@ -29,6 +29,6 @@ pub async fn home(state: Data<AppState>, visitor: Visitor) -> Result<HomePage, A
              the catalog.",
         ),
         categories: catalog.categories().await?,
-        featured: catalog.featured(FEATURED).await?,
+        featured: catalog.featured(FEATURED, visitor.read_after()).await?,
     })
 }

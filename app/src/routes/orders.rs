@@ -93,7 +93,14 @@ pub async fn checkout(
     let retry = match CardNumber::parse(&form.card_number) {
         Err(error) => again(None, Some(error.to_string())),
         Ok(card) => match checkout.place_order(user.id, key, &card).await {
-            Ok(order) => return Ok(see_other(&format!("/orders/{}", order.id.readable()))),
+            Ok(order) => {
+                // the student's own pages read the primary anyway; remembered so that any read
+                // of theirs that may go to the replica waits for it to have the order too
+                visitor
+                    .session
+                    .remember_write(state.reads.position_after_write().await)?;
+                return Ok(see_other(&format!("/orders/{}", order.id.readable())));
+            }
             Err(CheckoutError::EmptyCart) => again(Some("Your cart has nothing to buy."), None),
             Err(CheckoutError::Payment(PaymentError::Declined)) => again(
                 Some("Your card was declined. Nothing was charged and your cart is as it was."),

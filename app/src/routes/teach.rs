@@ -165,7 +165,10 @@ pub async fn create(
     let user = instructor(&visitor, "/teach/courses/new")?;
     match CourseDraft::parse(&form) {
         Ok(draft) => {
-            let slug = teaching.create(user.id, &draft).await?;
+            let created = teaching.create(user.id, &draft).await?;
+            // their next reads (on any instance) wait for the replica to have this write
+            visitor.session.remember_write(created.position)?;
+            let slug = created.value;
             visitor
                 .session
                 .flash("Course created. It is not in the catalog until you publish it.")?;
@@ -215,7 +218,8 @@ pub async fn update(
     let (_, published) = teaching.form(user.id, &slug).await?;
     match CourseDraft::parse(&form) {
         Ok(draft) => {
-            teaching.update(user.id, &slug, &draft).await?;
+            let updated = teaching.update(user.id, &slug, &draft).await?;
+            visitor.session.remember_write(updated.position)?;
             visitor.session.flash("Saved.")?;
             Ok(see_other(&format!("/teach/courses/{slug}/edit")))
         }
@@ -245,7 +249,8 @@ pub async fn publish(
         "unpublish" => false,
         _ => return Err(not_yours()),
     };
-    teaching.set_published(user.id, &slug, published).await?;
+    let changed = teaching.set_published(user.id, &slug, published).await?;
+    visitor.session.remember_write(changed.position)?;
     visitor.session.flash(if published {
         "Published: the course is in the catalog."
     } else {

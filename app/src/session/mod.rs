@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use shop::accounts::SignInId;
 use shop::cart::{CartId, CartOwner};
+use shop::database::WalPosition;
 use shop::ids::UserId;
 
 use crate::error::AppError;
@@ -29,6 +30,8 @@ const USER: &str = "user_id";
 const SIGN_IN: &str = "sign_in";
 const CSRF: &str = "csrf_token";
 const FLASH: &str = "flash";
+/// Where the primary's log was after this visitor's last write (step 5's read-your-writes).
+const WROTE_AT: &str = "wrote_at";
 
 pub struct ShopSession {
     session: Session,
@@ -129,6 +132,29 @@ impl ShopSession {
         if let Some(cookie) = &self.visitor_cart {
             cookie.forget();
         }
+    }
+
+    /// Where the primary's log was after this visitor's last write: their reads go to the replica
+    /// only once it has replayed that far.
+    pub fn wrote_at(&self) -> Option<WalPosition> {
+        self.session
+            .get::<u64>(WROTE_AT)
+            .ok()
+            .flatten()
+            .map(WalPosition)
+    }
+
+    /// Remembers a write of this visitor's at `position` (nothing to remember without a replica:
+    /// `None`). Positions only grow, but two tabs may write at once: the later one is kept.
+    pub fn remember_write(&self, position: Option<WalPosition>) -> Result<(), AppError> {
+        let Some(position) = position else {
+            return Ok(());
+        };
+        let latest = self
+            .wrote_at()
+            .map_or(position, |earlier| earlier.max(position));
+        self.begin()?;
+        self.session.insert(WROTE_AT, latest.0).map_err(unwritable)
     }
 
     /// A one-line message for the next page (post/redirect/get).

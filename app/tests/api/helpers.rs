@@ -238,6 +238,20 @@ impl TestApp {
         TestApp::start_at(database, url, overrides).await
     }
 
+    /// The app with its database on the tests' own primary, reading the catalog from `replica_url`
+    /// (the replica itself, or a proxy in front of it), then `overrides`; started once the replica
+    /// is measured and in use.
+    pub async fn with_replica(
+        database: TestDatabase,
+        replica_url: String,
+        overrides: Vec<(&'static str, String)>,
+    ) -> TestApp {
+        let mut settings = vec![("DATABASE_REPLICA_URL", replica_url)];
+        settings.extend(overrides);
+        let url = database.url.clone();
+        TestApp::start_at(database, url, settings).await
+    }
+
     /// The app at the monolith step with more settings, e.g. another `DATABASE_URL` query.
     pub async fn seeded_with(overrides: Vec<(&'static str, String)>) -> TestApp {
         TestApp::start(TestDatabase::seeded().await, None, overrides).await

@@ -24,6 +24,7 @@ mod order_status;
 mod production;
 mod redis_cache;
 mod redis_sessions;
+mod replica;
 mod scale_out;
 mod search_index;
 mod seed;

@@ -8,6 +8,7 @@ use shop::catalog::{
     Catalog, CatalogError, CatalogIndex, CatalogQuery, CourseSlug, MatchCount, RawCatalogQuery,
     SearchResults, Teaching,
 };
+use shop::database::Reads;
 use shop::ids::UserId;
 use testkit::TestDatabase;
 
@@ -121,7 +122,7 @@ async fn the_index_answers_every_search_as_postgresql_does() {
     assert_eq!(compared, 11 * 4 * 2 * 2 * 3);
     // and the index answered them (not PostgreSQL behind its back): it holds what it matched
     let words = index
-        .understand("project")
+        .understand(&pool, "project")
         .await
         .expect("parsed")
         .expect("words");
@@ -161,7 +162,7 @@ async fn an_instructors_change_is_in_their_instances_searches_at_once_and_in_oth
 
     let index = loaded_index(&pool).await;
     let catalog = Catalog::new(pool.clone()).with_index(index.clone());
-    let teaching = Teaching::new(pool.clone()).with_index(index);
+    let teaching = Teaching::new(Reads::primary_only(pool.clone())).with_index(index);
     // another instance, reading changes every 100 ms
     let other = CatalogIndex::start(pool.clone(), None, Duration::from_millis(100));
     other.refresh().await.expect("loads");

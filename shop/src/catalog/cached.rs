@@ -10,6 +10,11 @@
 //!
 //! A hot miss does not stampede PostgreSQL: the first request takes a short lock in Redis and
 //! rebuilds; the others wait a moment for its value instead of querying too.
+//!
+//! With a replica (step 5) a change also records where the primary's log was after it, beside the
+//! new version (`catalog:changed_at` = `<version>:<position>`): an entry of that version is filled
+//! from the replica only once it has replayed that position, otherwise from the primary, so a
+//! replica that lags cannot put the page before the change into the cache for everyone.
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,6 +27,7 @@ use super::{Category, Course, CourseSlug, SearchResults};
 use redis::AsyncCommands;
 
 use crate::cache::{CacheError, CacheName, Redis, retry_in_background};
+use crate::database::{ReadAfter, WalPosition};
 use crate::metrics::CacheMetrics;
 
 /// A course page changes only when its instructor edits it, which invalidates it at once: the TTL
@@ -40,6 +46,25 @@ const REBUILD_LOCK: Duration = Duration::from_secs(5);
 const REBUILD_WAIT_STEP: Duration = Duration::from_millis(20);
 /// Two seconds at most: longer than the slowest catalog search, shorter than a visitor's patience.
 const REBUILD_WAIT_STEPS: u32 = 100;
+/// Bumps the catalog version (KEYS[1]) and, when the change's WAL position is known (ARGV[1], a
+/// decimal), records it for the new version in KEYS[2]: the later of it and the one recorded
+/// before, compared as decimals without floating point (Lua's numbers are doubles). Unknown, the
+/// new version has no position of its own, and its entries are filled from the primary.
+const BUMP_VERSION: &str = r"
+local version = redis.call('INCR', KEYS[1])
+local position = ARGV[1]
+if position ~= '' then
+  local previous = redis.call('GET', KEYS[2])
+  if previous then
+    local recorded = string.match(previous, ':(%d+)$')
+    if recorded and (#recorded > #position or (#recorded == #position and recorded > position)) then
+      position = recorded
+    end
+  end
+  redis.call('SET', KEYS[2], version .. ':' .. position)
+end
+return version
+";
 /// Deletes the rebuild lock only if this request still holds it.
 const RELEASE_IF_HELD: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -81,21 +106,27 @@ impl CatalogCache {
         CatalogCache { redis, metrics }
     }
 
+    /// A course page for a reader who must see `after`; `load` reads the database for a reader
+    /// who must see what it is given.
     pub async fn course<E, Fut>(
         &self,
         slug: &CourseSlug,
-        load: impl FnOnce() -> Fut,
+        after: ReadAfter,
+        load: impl FnOnce(ReadAfter) -> Fut,
     ) -> Result<Fetched<Option<Course>>, E>
     where
         Fut: Future<Output = Result<Option<Course>, E>>,
     {
         // The version is in the course key too: a request that read the course just before an
         // edit and stores it just after stores it under the old version, which nobody reads.
-        let Some(version) = self.version().await else {
+        let Some((version, fill)) = self.version().await else {
             self.metrics.error(CacheName::Course);
-            return load().await.map(from_database);
+            return load(after).await.map(from_database);
         };
         let key = self.redis.key(&format!("catalog:course:v{version}:{slug}"));
+        // an entry is for everyone: filled from where the version's change is, and the reader's
+        // own write too (an entry filled for them must not hide it from them)
+        let load = move || load(fill.max(after));
         self.cached(CacheName::Course, key, load, |course: &Option<Course>| {
             if course.is_some() {
                 COURSE_TTL
@@ -106,19 +137,22 @@ impl CatalogCache {
         .await
     }
 
+    /// A list page for a reader who must see `after` (see `course`).
     pub async fn page<E, Fut>(
         &self,
         query: &CatalogQuery,
-        load: impl FnOnce() -> Fut,
+        after: ReadAfter,
+        load: impl FnOnce(ReadAfter) -> Fut,
     ) -> Result<Fetched<SearchResults>, E>
     where
         Fut: Future<Output = Result<SearchResults, E>>,
     {
-        let Some(version) = self.version().await else {
+        let Some((version, fill)) = self.version().await else {
             // without the version no key is safe to read: go to the store
             self.metrics.error(CacheName::CatalogPage);
-            return load().await.map(from_database);
+            return load(after).await.map(from_database);
         };
+        let load = move || load(fill.max(after));
         let page = query.page_number();
         let key = self.redis.key(&format!(
             "catalog:page:v{version}:{}",
@@ -143,15 +177,16 @@ impl CatalogCache {
     /// list page are read afresh from the next request on, on every instance (a new version:
     /// edits are rare, so the other courses' pages being rebuilt too costs little). If Redis cannot be
     /// told now, it is told in the background until it hears it, so a stale page cannot outlive
-    /// the outage by more than its TTL.
-    pub async fn course_changed(&self, slug: &CourseSlug) {
-        if let Err(error) = self.invalidate().await {
+    /// the outage by more than its TTL. `position`: where the primary's log was after the change
+    /// (step 5; `None` without a replica, or when it could not be read).
+    pub async fn course_changed(&self, slug: &CourseSlug, position: Option<WalPosition>) {
+        if let Err(error) = self.invalidate(position).await {
             tracing::warn!(%error, %slug, "could not invalidate the cached catalog; retrying in the background");
             let (cache, slug) = (self.clone(), slug.clone());
             retry_in_background(COURSE_TTL, move || {
                 let (cache, slug) = (cache.clone(), slug.clone());
                 async move {
-                    cache.invalidate().await?;
+                    cache.invalidate(position).await?;
                     tracing::info!(%slug, "the cached catalog is invalidated");
                     Ok::<(), CacheError>(())
                 }
@@ -159,22 +194,54 @@ impl CatalogCache {
         }
     }
 
-    async fn invalidate(&self) -> Result<(), CacheError> {
-        let version = self.redis.key("catalog:version");
+    async fn invalidate(&self, position: Option<WalPosition>) -> Result<(), CacheError> {
+        let keys = (
+            self.redis.key("catalog:version"),
+            self.redis.key("catalog:changed_at"),
+        );
+        let position = position
+            .map(|position| position.0.to_string())
+            .unwrap_or_default();
         self.redis
-            .run(|mut redis| async move { redis.incr::<_, _, u64>(version, 1).await })
+            .run(|mut redis| {
+                let (keys, position) = (keys.clone(), position.clone());
+                async move {
+                    redis::Script::new(BUMP_VERSION)
+                        .key(keys.0)
+                        .key(keys.1)
+                        .arg(position)
+                        .invoke_async::<u64>(&mut redis)
+                        .await
+                }
+            })
             .await
             .map(|_| ())
     }
 
-    /// The catalog's version (0 before the first change); `None` when Redis cannot say.
-    async fn version(&self) -> Option<u64> {
-        let key = self.redis.key("catalog:version");
-        match self.redis.get(&key).await {
-            Ok(None) => Some(0),
-            Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok()?.parse().ok(),
-            Err(_) => None,
-        }
+    /// The catalog's version (0 before the first change) and what its entries must be filled
+    /// after; `None` when Redis cannot say.
+    async fn version(&self) -> Option<(u64, ReadAfter)> {
+        let keys = [
+            self.redis.key("catalog:version"),
+            self.redis.key("catalog:changed_at"),
+        ];
+        let (version, changed_at) = self
+            .redis
+            .run(|mut redis| {
+                let keys = keys.clone();
+                async move {
+                    redis
+                        .mget::<_, (Option<String>, Option<String>)>(&keys)
+                        .await
+                }
+            })
+            .await
+            .ok()?;
+        let version = match version {
+            None => 0,
+            Some(text) => text.parse().ok()?,
+        };
+        Some((version, fill_after(version, changed_at.as_deref())))
     }
 
     /// Cache-aside with a single rebuild per key at a time.
@@ -291,6 +358,21 @@ impl CatalogCache {
     }
 }
 
+/// What entries of catalog `version` must be filled after, from `changed_at` (`<version>:<position>`,
+/// the last change's): that change's position when it is this version's; the primary when this
+/// version's change has no known position (or its record is gone); anything before the first change.
+fn fill_after(version: u64, changed_at: Option<&str>) -> ReadAfter {
+    let recorded = changed_at.and_then(|text| {
+        let (changed, position) = text.split_once(':')?;
+        Some((changed.parse::<u64>().ok()?, position.parse::<u64>().ok()?))
+    });
+    match recorded {
+        Some((changed, position)) if changed == version => ReadAfter::Write(WalPosition(position)),
+        None if version == 0 => ReadAfter::Anything,
+        _ => ReadAfter::UnknownWrite,
+    }
+}
+
 fn from_cache<T>(value: T) -> Fetched<T> {
     Fetched {
         value,
@@ -314,6 +396,19 @@ fn with_jitter(ttl: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_are_filled_after_their_versions_change() {
+        assert_eq!(fill_after(0, None), ReadAfter::Anything);
+        assert_eq!(
+            fill_after(3, Some("3:1234")),
+            ReadAfter::Write(WalPosition(1234))
+        );
+        // changed again without a known position, or the record lost: only the primary is sure
+        assert_eq!(fill_after(4, Some("3:1234")), ReadAfter::UnknownWrite);
+        assert_eq!(fill_after(4, None), ReadAfter::UnknownWrite);
+        assert_eq!(fill_after(4, Some("garbage")), ReadAfter::UnknownWrite);
+    }
 
     #[test]
     fn jitter_stays_within_a_fifth_of_the_ttl() {

@@ -28,4 +28,6 @@ pub use search_index::CatalogIndex;
 pub use service::{Catalog, CatalogError, MatchCount, SearchResults};
 pub use sitemap::{SITEMAP_PAGE_SIZE, SitemapCourse};
 pub use slug::{CategorySlug, CourseSlug, SlugError, slug_candidates, slugify};
-pub use teaching::{CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching};
+pub use teaching::{
+    Changed, CourseDraft, CourseForm, CourseFormErrors, TaughtCourse, TeachError, Teaching,
+};

@@ -1,4 +1,5 @@
-//! The catalog, read from PostgreSQL (the system of record at every tutorial step).
+//! The catalog, read from PostgreSQL (the system of record at every tutorial step): from step 5
+//! the pages' reads go to the replica where it may answer them (`database::Reads`).
 
 use sqlx::{PgConnection, PgPool};
 
@@ -8,7 +9,7 @@ use super::search_index::CatalogIndex;
 use super::search_index::postings::Filters;
 use super::text_search::{self, TextSearch};
 use super::{Category, CategorySlug, Course, CourseCard, CourseSlug};
-use crate::database::StoreError;
+use crate::database::{ReadAfter, ReadFailure, Reads, StoreError};
 use crate::ids::{CategoryId, CourseId};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,15 @@ pub enum CatalogError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ReadFailure for CatalogError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            CatalogError::Store(error) => Some(error),
+            CatalogError::UnknownCategory(_) | CatalogError::PageOutOfRange { .. } => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for CatalogError {
@@ -68,8 +78,8 @@ impl SearchResults {
 
 #[derive(Clone)]
 pub struct Catalog {
-    /// Read by the sitemap's queries too (`sitemap.rs`).
-    pub(super) pool: PgPool,
+    /// The primary, and the replica the pages may read (the sitemap's queries too, `sitemap.rs`).
+    pub(super) reads: Reads,
     /// From step 3: pages are read through Redis (`cached.rs`).
     cache: Option<CatalogCache>,
     /// What answers searches with words, unless `CATALOG_SEARCH=postgres` (`search_index`).
@@ -117,18 +127,28 @@ macro_rules! browse_courses {
 }
 
 impl Catalog {
+    /// Every read on the primary: the catalog that prices carts and checkouts.
     pub fn new(pool: PgPool) -> Catalog {
         Catalog {
-            pool,
+            reads: Reads::primary_only(pool),
             cache: None,
             index: None,
         }
     }
 
-    /// A catalog whose pages are cached in Redis.
-    pub fn with_cache(pool: PgPool, cache: CatalogCache) -> Catalog {
+    /// The pages' catalog: read where `reads` send them.
+    pub fn on(reads: Reads) -> Catalog {
         Catalog {
-            pool,
+            reads,
+            cache: None,
+            index: None,
+        }
+    }
+
+    /// The pages' catalog, cached in Redis.
+    pub fn with_cache(reads: Reads, cache: CatalogCache) -> Catalog {
+        Catalog {
+            reads,
             cache: Some(cache),
             index: None,
         }
@@ -142,76 +162,123 @@ impl Catalog {
         }
     }
 
-    /// A course's page, through the cache when there is one. (`course` always reads PostgreSQL:
-    /// the cart prices from it and must not see a cached price.)
+    /// A course's page, through the cache when there is one, for a reader who must see `after`.
+    /// (`course` always reads the primary: the cart prices from it and must not see a cached or
+    /// replayed-late price.)
     pub async fn course_page(
         &self,
         slug: &CourseSlug,
+        after: ReadAfter,
     ) -> Result<Fetched<Option<Course>>, StoreError> {
+        let read = |after| {
+            self.reads.run(
+                after,
+                move |pool| async move { course_on(&pool, slug).await },
+            )
+        };
         match &self.cache {
-            Some(cache) => cache.course(slug, || self.course(slug)).await,
+            Some(cache) => cache.course(slug, after, read).await,
             None => Ok(Fetched {
-                value: self.course(slug).await?,
+                value: read(after).await?,
                 source: Source::Database,
             }),
         }
     }
 
-    /// One page of a catalog search, through the cache when there is one.
+    /// One page of a catalog search, through the cache when there is one, for a reader who must
+    /// see `after`.
     pub async fn search_page(
         &self,
         query: &CatalogQuery,
+        after: ReadAfter,
     ) -> Result<Fetched<SearchResults>, CatalogError> {
+        let index = self.index.as_ref();
+        let read = |after| {
+            self.reads.run(after, move |pool| async move {
+                search_on(&pool, index, query).await
+            })
+        };
         match &self.cache {
-            Some(cache) => cache.page(query, || self.search(query)).await,
+            Some(cache) => cache.page(query, after, read).await,
             None => Ok(Fetched {
-                value: self.search(query).await?,
+                value: read(after).await?,
                 source: Source::Database,
             }),
         }
     }
 
-    /// Every category, in the shop's chosen order (through the cache when there is one).
+    /// Every category, in the shop's chosen order (through the cache when there is one). They
+    /// change only with a migration or the seed, so any replica within the allowed lag has them.
     pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        let read = || {
+            self.reads.run(ReadAfter::Anything, |pool| async move {
+                categories_on(&pool).await
+            })
+        };
         match &self.cache {
-            Some(cache) => cache.categories(|| self.categories_from_database()).await,
-            None => self.categories_from_database().await,
+            Some(cache) => cache.categories(read).await,
+            None => read().await,
         }
     }
 
-    async fn categories_from_database(&self) -> Result<Vec<Category>, StoreError> {
-        Ok(sqlx::query_as!(
-            Category,
-            r#"SELECT id AS "id: _", slug AS "slug: _", name, description
-               FROM categories
-               ORDER BY position, name"#
-        )
-        .fetch_all(&self.pool)
-        .await?)
+    /// The home page's featured courses, newest first, for a reader who must see `after`.
+    pub async fn featured(
+        &self,
+        limit: i64,
+        after: ReadAfter,
+    ) -> Result<Vec<CourseCard>, StoreError> {
+        self.reads
+            .run(after, |pool| async move {
+                Ok(course_cards!(
+                    &pool,
+                    [" WHERE c.published AND c.featured" " ORDER BY c.created_at DESC, c.id DESC" " LIMIT $1"],
+                    limit
+                )
+                .await?)
+            })
+            .await
     }
 
-    /// The home page's featured courses, newest first.
-    pub async fn featured(&self, limit: i64) -> Result<Vec<CourseCard>, StoreError> {
-        Ok(course_cards!(
-            &self.pool,
-            [" WHERE c.published AND c.featured" " ORDER BY c.created_at DESC, c.id DESC" " LIMIT $1"],
-            limit
-        )
-        .await?)
-    }
-
-    /// The published courses among `ids`, as cards (a cart's lines). Unpublished ones are left out.
+    /// The published courses among `ids`, as cards (a cart's lines), from the primary: they
+    /// carry the prices a cart is paid at. Unpublished ones are left out.
     pub async fn cards(&self, ids: &[CourseId]) -> Result<Vec<CourseCard>, StoreError> {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        Ok(course_cards!(&self.pool, [" WHERE c.published AND c.id = ANY($1)"], &ids).await?)
+        Ok(course_cards!(
+            self.reads.primary(),
+            [" WHERE c.published AND c.id = ANY($1)"],
+            &ids
+        )
+        .await?)
     }
 
-    /// A published course's page. Unpublished courses are not in the catalog (past orders keep
-    /// their own snapshot of title and price).
+    /// A published course, from the primary (a price to charge). Unpublished courses are not in
+    /// the catalog (past orders keep their own snapshot of title and price).
     pub async fn course(&self, slug: &CourseSlug) -> Result<Option<Course>, StoreError> {
-        Ok(sqlx::query_as!(
-            Course,
-            r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.description,
+        course_on(self.reads.primary(), slug).await
+    }
+
+    /// One page of courses matching `query`, from the primary (see `search_on`).
+    pub async fn search(&self, query: &CatalogQuery) -> Result<SearchResults, CatalogError> {
+        search_on(self.reads.primary(), self.index.as_ref(), query).await
+    }
+}
+
+async fn categories_on(pool: &PgPool) -> Result<Vec<Category>, StoreError> {
+    Ok(sqlx::query_as!(
+        Category,
+        r#"SELECT id AS "id: _", slug AS "slug: _", name, description
+               FROM categories
+               ORDER BY position, name"#
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A published course's page, read on `pool`.
+async fn course_on(pool: &PgPool, slug: &CourseSlug) -> Result<Option<Course>, StoreError> {
+    Ok(sqlx::query_as!(
+        Course,
+        r#"SELECT c.id AS "id: _", c.slug AS "slug: _", c.title, c.summary, c.description,
                       c.level AS "level: _", c.duration_minutes AS "duration: _",
                       c.price_cents AS "price: _", c.published, c.updated_at,
                       cat.name AS category_name, cat.slug AS "category_slug: _",
@@ -220,175 +287,165 @@ impl Catalog {
                JOIN categories cat ON cat.id = c.category_id
                JOIN users u ON u.id = c.instructor_id
                WHERE c.slug = $1 AND c.published"#,
-            slug.as_str()
-        )
-        .fetch_optional(&self.pool)
-        .await?)
-    }
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await?)
+}
 
-    /// One page of courses matching `query`. A page past the last is an error (the 404 page), except
-    /// page 1 of an empty result, which is a normal "nothing matches" answer.
-    pub async fn search(&self, query: &CatalogQuery) -> Result<SearchResults, CatalogError> {
-        let category = match &query.category {
-            Some(slug) => Some(
-                self.category(slug)
-                    .await?
-                    .ok_or_else(|| CatalogError::UnknownCategory(slug.clone()))?,
-            ),
-            None => None,
-        };
-        let category_id = category.as_ref().map(|category| category.id.0);
-        let page = query.page_number();
-        let offset = page.offset();
-        if let (Some(text), Some(index)) = (&query.text, &self.index)
-            && let Some((courses, matches)) = self
-                .search_indexed(index, text, query, category_id, offset)
+/// One page of courses matching `query`, read on `pool` (and from `index` when it can answer). A
+/// page past the last is an error (the 404 page), except page 1 of an empty result, which is a
+/// normal "nothing matches" answer.
+async fn search_on(
+    pool: &PgPool,
+    index: Option<&CatalogIndex>,
+    query: &CatalogQuery,
+) -> Result<SearchResults, CatalogError> {
+    let category = match &query.category {
+        Some(slug) => Some(
+            category_on(pool, slug)
                 .await?
-        {
-            if offset >= LISTED_RESULTS {
-                return Err(past_the_listed_pages(page, matches));
-            }
-            return results(courses, matches, page, category);
+                .ok_or_else(|| CatalogError::UnknownCategory(slug.clone()))?,
+        ),
+        None => None,
+    };
+    let category_id = category.as_ref().map(|category| category.id.0);
+    let page = query.page_number();
+    let offset = page.offset();
+    if let (Some(text), Some(index)) = (&query.text, index)
+        && let Some((courses, matches)) =
+            search_indexed(pool, index, text, query, category_id, offset).await?
+    {
+        if offset >= LISTED_RESULTS {
+            return Err(past_the_listed_pages(page, matches));
         }
-        // Which index serves a search depends on which filters it has, so it must be planned with its
-        // values. sqlx caches prepared statements and PostgreSQL gives one a generic plan after five
-        // runs; for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms at
-        // 100 000 courses). SET LOCAL scopes the setting to this read-only transaction, one round trip
-        // with its BEGIN, so the shop's other queries keep their cheaper cached plans, a cancelled
-        // request cannot leak it, and it holds behind PgBouncer's transaction pooling. No sequential
-        // scan either: the match count stops at 1,001, and for a broad search PostgreSQL then expects
-        // to find those sooner reading the table in order than through the search index (136 ms
-        // instead of 6 ms); every catalog read has an index that serves it.
-        let mut transaction = self
-            .pool
+        return results(courses, matches, page, category);
+    }
+    // Which index serves a search depends on which filters it has, so it must be planned with its
+    // values. sqlx caches prepared statements and PostgreSQL gives one a generic plan after five
+    // runs; for `$1 IS NULL OR …` filters that plan scans every course (200 ms instead of 3 ms at
+    // 100 000 courses). SET LOCAL scopes the setting to this read-only transaction, one round trip
+    // with its BEGIN, so the shop's other queries keep their cheaper cached plans, a cancelled
+    // request cannot leak it, and it holds behind PgBouncer's transaction pooling. No sequential
+    // scan either: the match count stops at 1,001, and for a broad search PostgreSQL then expects
+    // to find those sooner reading the table in order than through the search index (136 ms
+    // instead of 6 ms); every catalog read has an index that serves it.
+    let mut transaction = pool
             .begin_with(
                 "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off",
             )
             .await?;
-        if offset >= LISTED_RESULTS {
-            // not even listed: the listed pages end before this one whatever the catalog holds
-            let matches = count(&mut transaction, query, category_id).await?;
-            return Err(past_the_listed_pages(page, matches));
+    if offset >= LISTED_RESULTS {
+        // not even listed: the listed pages end before this one whatever the catalog holds
+        let matches = count(&mut transaction, query, category_id).await?;
+        return Err(past_the_listed_pages(page, matches));
+    }
+    let (courses, matches) = match &query.text {
+        Some(text) => {
+            let search = TextSearch {
+                text,
+                category_id,
+                level: query.level.map(|level| level.as_str()),
+            };
+            let sort = query.effective_sort();
+            match text_search::page(&mut transaction, &search, sort, offset).await? {
+                (courses, Some(matches)) => (courses, matches),
+                // an empty page: no match, or a page past the last (its 404 names the last)
+                (courses, None) => (courses, count(&mut transaction, query, category_id).await?),
+            }
         }
-        let (courses, matches) = match &query.text {
-            Some(text) => {
-                let search = TextSearch {
-                    text,
-                    category_id,
-                    level: query.level.map(|level| level.as_str()),
-                };
-                let sort = query.effective_sort();
-                match text_search::page(&mut transaction, &search, sort, offset).await? {
-                    (courses, Some(matches)) => (courses, matches),
-                    // an empty page: no match, or a page past the last (its 404 names the last)
-                    (courses, None) => {
-                        (courses, count(&mut transaction, query, category_id).await?)
-                    }
+        None => {
+            // without text there is no relevance: newest first
+            let courses = match query.effective_sort() {
+                Sort::Relevance | Sort::Newest => {
+                    browse_courses!(
+                        &mut *transaction,
+                        query,
+                        category_id,
+                        offset,
+                        "c.created_at DESC, c.id DESC"
+                    )
+                    .await?
                 }
-            }
-            None => {
-                // without text there is no relevance: newest first
-                let courses = match query.effective_sort() {
-                    Sort::Relevance | Sort::Newest => {
-                        browse_courses!(
-                            &mut *transaction,
-                            query,
-                            category_id,
-                            offset,
-                            "c.created_at DESC, c.id DESC"
-                        )
-                        .await?
-                    }
-                    Sort::PriceLowToHigh => {
-                        browse_courses!(
-                            &mut *transaction,
-                            query,
-                            category_id,
-                            offset,
-                            "c.price_cents, c.id"
-                        )
-                        .await?
-                    }
-                    Sort::PriceHighToLow => {
-                        browse_courses!(
-                            &mut *transaction,
-                            query,
-                            category_id,
-                            offset,
-                            "c.price_cents DESC, c.id DESC"
-                        )
-                        .await?
-                    }
-                };
-                // a short page tells the count without counting; otherwise count (one more indexed query)
-                let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
-                    MatchCount::Exactly(offset + courses.len() as i64)
-                } else {
-                    count(&mut transaction, query, category_id).await?
-                };
-                (courses, matches)
-            }
-        };
-        transaction.commit().await?;
-        results(courses, matches, page, category)
-    }
-
-    /// A search with words answered by the in-memory index: the page's courses in its order and how
-    /// many match. `None` when the index cannot answer it (not loaded yet, a phrase).
-    async fn search_indexed(
-        &self,
-        index: &CatalogIndex,
-        text: &str,
-        query: &CatalogQuery,
-        category_id: Option<i64>,
-        offset: i64,
-    ) -> Result<Option<(Vec<CourseCard>, MatchCount)>, CatalogError> {
-        if !index.is_loaded() {
-            return Ok(None);
+                Sort::PriceLowToHigh => {
+                    browse_courses!(
+                        &mut *transaction,
+                        query,
+                        category_id,
+                        offset,
+                        "c.price_cents, c.id"
+                    )
+                    .await?
+                }
+                Sort::PriceHighToLow => {
+                    browse_courses!(
+                        &mut *transaction,
+                        query,
+                        category_id,
+                        offset,
+                        "c.price_cents DESC, c.id DESC"
+                    )
+                    .await?
+                }
+            };
+            // a short page tells the count without counting; otherwise count (one more indexed query)
+            let matches = if !courses.is_empty() && (courses.len() as i64) < PAGE_SIZE {
+                MatchCount::Exactly(offset + courses.len() as i64)
+            } else {
+                count(&mut transaction, query, category_id).await?
+            };
+            (courses, matches)
         }
-        let Some(words) = index.understand(text).await? else {
-            return Ok(None);
-        };
-        let filters = Filters {
-            category_id,
-            level: query.level,
-        };
-        let Some(hits) = index.search(
-            &words,
-            filters,
-            query.effective_sort(),
-            usize::try_from(offset).unwrap_or(usize::MAX),
-            usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX),
-        ) else {
-            return Ok(None);
-        };
-        let mut courses = if hits.page.is_empty() {
-            Vec::new()
-        } else {
-            self.cards(&hits.page).await?
-        };
-        // in the index's order; a course unpublished since the index last read is left out
-        courses.sort_by_key(|card| hits.page.iter().position(|id| *id == card.id));
-        let total = i64::try_from(hits.total).unwrap_or(i64::MAX);
-        let matches = if total > LISTED_RESULTS {
-            MatchCount::MoreThanListed
-        } else {
-            MatchCount::Exactly(total)
-        };
-        Ok(Some((courses, matches)))
-    }
+    };
+    transaction.commit().await?;
+    results(courses, matches, page, category)
+}
 
-    async fn category(&self, slug: &CategorySlug) -> Result<Option<Category>, StoreError> {
-        Ok(sqlx::query_as!(
-            Category,
-            r#"SELECT id AS "id: CategoryId", slug AS "slug: _", name, description
-               FROM categories
-               WHERE slug = $1"#,
-            slug.as_str()
-        )
-        .fetch_optional(&self.pool)
-        .await?)
+/// A search with words answered by the in-memory index, the page's cards read on `pool`: the
+/// courses in the index's order and how many match. `None` when the index cannot answer it (not
+/// loaded yet, a phrase).
+async fn search_indexed(
+    pool: &PgPool,
+    index: &CatalogIndex,
+    text: &str,
+    query: &CatalogQuery,
+    category_id: Option<i64>,
+    offset: i64,
+) -> Result<Option<(Vec<CourseCard>, MatchCount)>, CatalogError> {
+    if !index.is_loaded() {
+        return Ok(None);
     }
+    let Some(words) = index.understand(pool, text).await? else {
+        return Ok(None);
+    };
+    let filters = Filters {
+        category_id,
+        level: query.level,
+    };
+    let Some(hits) = index.search(
+        &words,
+        filters,
+        query.effective_sort(),
+        usize::try_from(offset).unwrap_or(usize::MAX),
+        usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX),
+    ) else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = hits.page.iter().map(|id| id.0).collect();
+    let mut courses = if ids.is_empty() {
+        Vec::new()
+    } else {
+        course_cards!(pool, [" WHERE c.published AND c.id = ANY($1)"], &ids).await?
+    };
+    // in the index's order; a course unpublished since the index last read is left out
+    courses.sort_by_key(|card| hits.page.iter().position(|id| *id == card.id));
+    let total = i64::try_from(hits.total).unwrap_or(i64::MAX);
+    let matches = if total > LISTED_RESULTS {
+        MatchCount::MoreThanListed
+    } else {
+        MatchCount::Exactly(total)
+    };
+    Ok(Some((courses, matches)))
 }
 
 /// A page of results; an empty page past the first is the 404 naming the last page.
@@ -412,6 +469,18 @@ fn results(
         });
     }
     Ok(results)
+}
+
+async fn category_on(pool: &PgPool, slug: &CategorySlug) -> Result<Option<Category>, StoreError> {
+    Ok(sqlx::query_as!(
+        Category,
+        r#"SELECT id AS "id: CategoryId", slug AS "slug: _", name, description
+               FROM categories
+               WHERE slug = $1"#,
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The 404 for a page past the last listed one.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::query::PageNumber;
 use super::service::Catalog;
 use super::slug::CourseSlug;
-use crate::database::StoreError;
+use crate::database::{ReadAfter, StoreError};
 
 /// Course ids per sitemap file, so at most this many addresses in one. The protocol allows 50,000;
 /// 10,000 keeps a file near 1.5 MB and its query a few milliseconds.
@@ -30,9 +30,14 @@ pub struct SitemapCourse {
 impl Catalog {
     /// The sitemap files that list at least one published course, in order. A range of ids with
     /// none (all unpublished, or ids never used) has no file: an empty sitemap is not a valid one.
+    /// (Read where the catalog's pages are: a crawler may see a change up to the allowed lag late.)
     pub async fn sitemap_pages(&self) -> Result<Vec<PageNumber>, StoreError> {
-        let pages = sqlx::query_scalar!(
-            r#"SELECT page AS "page!"
+        let pages = self
+            .reads
+            .run(ReadAfter::Anything, |pool| async move {
+                Ok::<_, StoreError>(
+                    sqlx::query_scalar!(
+                        r#"SELECT page AS "page!"
                FROM generate_series(
                         1::bigint,
                         (SELECT (coalesce(max(id), 0) + $1 - 1) / $1 FROM courses)
@@ -41,11 +46,14 @@ impl Catalog {
                              WHERE c.published AND c.id > (page - 1) * $1 AND c.id <= page * $1)
                ORDER BY page
                LIMIT $2"#,
-            SITEMAP_PAGE_SIZE,
-            MAX_SITEMAPS,
-        )
-        .fetch_all(&self.pool)
-        .await?;
+                        SITEMAP_PAGE_SIZE,
+                        MAX_SITEMAPS,
+                    )
+                    .fetch_all(&pool)
+                    .await?,
+                )
+            })
+            .await?;
         Ok(pages
             .into_iter()
             .filter_map(|page| PageNumber::try_from(page).ok())
@@ -57,17 +65,21 @@ impl Catalog {
         let Some((after, last)) = id_range(page) else {
             return Ok(Vec::new());
         };
-        Ok(sqlx::query_as!(
-            SitemapCourse,
-            r#"SELECT slug AS "slug: _", updated_at
+        self.reads
+            .run(ReadAfter::Anything, |pool| async move {
+                Ok(sqlx::query_as!(
+                    SitemapCourse,
+                    r#"SELECT slug AS "slug: _", updated_at
                FROM courses
                WHERE published AND id > $1 AND id <= $2
                ORDER BY id"#,
-            after,
-            last,
-        )
-        .fetch_all(&self.pool)
-        .await?)
+                    after,
+                    last,
+                )
+                .fetch_all(&pool)
+                .await?)
+            })
+            .await
     }
 }
 

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::{
     CatalogCache, CatalogIndex, CategorySlug, CourseSlug, Level, slug_candidates, slugify,
 };
-use crate::database::StoreError;
+use crate::database::{Reads, StoreError, WalPosition};
 use crate::ids::UserId;
 use crate::money::Money;
 
@@ -193,9 +193,19 @@ fn found(rows: u64) -> Result<(), TeachError> {
     }
 }
 
+/// A change an instructor made, and where the primary's log was after it (step 5: the replica
+/// has the change once it has replayed that; `None` without a replica).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed<T> {
+    pub value: T,
+    pub position: Option<WalPosition>,
+}
+
 #[derive(Clone)]
 pub struct Teaching {
-    pool: PgPool,
+    /// Every read and write on the primary: an instructor's own pages show their change at once.
+    /// The replica only matters for where the change was made (`Reads::position_after_write`).
+    reads: Reads,
     /// From step 3: told of every change, so no instance serves the old page.
     cache: Option<CatalogCache>,
     /// Told of every change, so this instance's searches show it when the instructor looks.
@@ -203,18 +213,18 @@ pub struct Teaching {
 }
 
 impl Teaching {
-    pub fn new(pool: PgPool) -> Teaching {
+    pub fn new(reads: Reads) -> Teaching {
         Teaching {
-            pool,
+            reads,
             cache: None,
             index: None,
         }
     }
 
     /// Teaching that invalidates the cached catalog on every change it makes.
-    pub fn with_cache(pool: PgPool, cache: CatalogCache) -> Teaching {
+    pub fn with_cache(reads: Reads, cache: CatalogCache) -> Teaching {
         Teaching {
-            pool,
+            reads,
             cache: Some(cache),
             index: None,
         }
@@ -228,12 +238,16 @@ impl Teaching {
         }
     }
 
-    /// After an update of `rows` rows for `slug`: not found if none, else the course's page and
-    /// every list page change with it.
-    async fn changed(&self, slug: &CourseSlug, rows: u64) -> Result<(), TeachError> {
-        found(rows)?;
+    fn pool(&self) -> &PgPool {
+        self.reads.primary()
+    }
+
+    /// After a change to `slug` is committed: where the primary's log is now, told to the cache
+    /// with the new version (so no entry of it is filled from a replica without the change).
+    async fn changed<T>(&self, slug: &CourseSlug, value: T) -> Changed<T> {
+        let position = self.reads.position_after_write().await;
         if let Some(cache) = &self.cache {
-            cache.course_changed(slug).await;
+            cache.course_changed(slug, position).await;
         }
         if let Some(index) = &self.index
             && let Err(error) = index.refresh().await
@@ -241,7 +255,7 @@ impl Teaching {
             // saved all the same: the index reads it at its next refresh
             tracing::warn!(error = %error, "could not read a course change into the search index");
         }
-        Ok(())
+        Changed { value, position }
     }
 
     /// The instructor's courses, most recently changed first.
@@ -253,7 +267,7 @@ impl Teaching {
                ORDER BY updated_at DESC, id DESC"#,
             instructor.0
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -271,7 +285,7 @@ impl Teaching {
             slug.as_str(),
             instructor.0
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(TeachError::NotFound)?;
         let price = row.price.to_string();
@@ -295,7 +309,7 @@ impl Teaching {
         &self,
         instructor: UserId,
         draft: &CourseDraft,
-    ) -> Result<CourseSlug, TeachError> {
+    ) -> Result<Changed<CourseSlug>, TeachError> {
         let base = slugify(&draft.title);
         for candidate in slug_candidates(&base) {
             let inserted = sqlx::query_scalar!(
@@ -315,10 +329,16 @@ impl Teaching {
                 draft.price.cents(),
                 draft.category.as_str()
             )
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
             if let Some(slug) = inserted {
-                return Ok(slug);
+                // unpublished, so in no page yet; its position still tells the instructor's
+                // session where their write is
+                let position = self.reads.position_after_write().await;
+                return Ok(Changed {
+                    value: slug,
+                    position,
+                });
             }
             if !self.category_exists(&draft.category).await? {
                 return Err(TeachError::UnknownCategory(draft.category.clone()));
@@ -335,7 +355,7 @@ impl Teaching {
         instructor: UserId,
         slug: &CourseSlug,
         draft: &CourseDraft,
-    ) -> Result<(), TeachError> {
+    ) -> Result<Changed<()>, TeachError> {
         if !self.category_exists(&draft.category).await? {
             return Err(TeachError::UnknownCategory(draft.category.clone()));
         }
@@ -354,10 +374,11 @@ impl Teaching {
             draft.price.cents(),
             draft.category.as_str()
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?
         .rows_affected();
-        self.changed(slug, updated).await
+        found(updated)?;
+        Ok(self.changed(slug, ()).await)
     }
 
     /// Publishing puts the course in the catalog; unpublishing takes it out (past orders keep it).
@@ -366,17 +387,18 @@ impl Teaching {
         instructor: UserId,
         slug: &CourseSlug,
         published: bool,
-    ) -> Result<(), TeachError> {
+    ) -> Result<Changed<()>, TeachError> {
         let updated = sqlx::query!(
             "UPDATE courses SET published = $3, updated_at = now() WHERE slug = $1 AND instructor_id = $2",
             slug.as_str(),
             instructor.0,
             published
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?
         .rows_affected();
-        self.changed(slug, updated).await
+        found(updated)?;
+        Ok(self.changed(slug, ()).await)
     }
 
     async fn category_exists(&self, slug: &CategorySlug) -> Result<bool, StoreError> {
@@ -384,7 +406,7 @@ impl Teaching {
             r#"SELECT EXISTS (SELECT 1 FROM categories WHERE slug = $1) AS "exists!""#,
             slug.as_str()
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 }

@@ -1,5 +1,5 @@
 //! Metrics for `GET /metrics`, in one registry per binary: the web app registers the families it
-//! counts (HTTP, caches, PostgreSQL, the outbox relay), the enrollment worker its own (messages,
+//! counts (HTTP, caches, PostgreSQL and where its reads went, the outbox relay), the enrollment worker its own (messages,
 //! PostgreSQL), so each `/metrics` shows only its process's series. The registry and its families
 //! are made once, where the binary builds its services, and handed to whatever counts; several
 //! apps in one process (the tests) each count their own.
@@ -14,6 +14,7 @@ mod enrollment;
 mod http;
 mod outbox;
 mod postgres;
+mod reads;
 
 use prometheus::core::Collector;
 use prometheus::{Registry, TextEncoder};
@@ -24,6 +25,7 @@ pub use self::http::HttpMetrics;
 pub use self::outbox::{OutboxMetrics, PublishFailure};
 pub use self::postgres::PostgresMetrics;
 pub(crate) use self::postgres::statement_sent;
+pub use self::reads::{Fallback, ReadMetrics, ReadTarget};
 
 /// The media type of the text exposition format `render` writes.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;

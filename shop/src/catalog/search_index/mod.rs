@@ -83,13 +83,14 @@ impl CatalogIndex {
     }
 
     /// The lexemes of `text` as PostgreSQL reads them, as a tree this index can answer; `None` when
-    /// it cannot (a phrase, only stop words).
-    pub async fn understand(&self, text: &str) -> Result<Option<Match>, StoreError> {
+    /// it cannot (a phrase, only stop words). Asked on `pool`, where the search's cards are read
+    /// (the replica when it may be).
+    pub async fn understand(&self, pool: &PgPool, text: &str) -> Result<Option<Match>, StoreError> {
         let query: String = sqlx::query_scalar!(
             r#"SELECT websearch_to_tsquery('english', $1)::text AS "query!""#,
             text
         )
-        .fetch_one(&self.inner.pool)
+        .fetch_one(pool)
         .await?;
         Ok(tsquery::parse(&query).ok())
     }
@@ -155,10 +156,11 @@ async fn refresh(inner: &Inner) -> Result<(), StoreError> {
             }
         }
     }
-    // pages cached from an index that had not seen these changes yet are dropped
+    // pages cached from an index that had not seen these changes yet are dropped (with no log
+    // position: the new version's pages are filled from the primary, which has the changes)
     if let Some(cache) = &inner.cache {
         for slug in &slugs {
-            cache.course_changed(slug).await;
+            cache.course_changed(slug, None).await;
         }
     }
     Ok(())

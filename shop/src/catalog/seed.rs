@@ -220,7 +220,12 @@ pub async fn seed_catalog(pool: &PgPool, courses: u32) -> Result<SeedReport, Sto
         // Statistics now, not when autovacuum gets round to it: until then the planner takes the
         // new courses for a handful, estimates a broad search at 7 matches instead of 9,000, and
         // sorts them all where walking the price index would stop after one page (19 ms → 2.5 ms).
-        sqlx::query("ANALYZE courses").execute(pool).await?;
+        // VACUUM too: it moves the GIN indexes' pending lists (28,510 titles after 100,000 courses)
+        // into the indexes proper, which every search would otherwise scan in full until autovacuum
+        // runs, and on a server where it is off, never.
+        sqlx::query("VACUUM (ANALYZE) courses")
+            .execute(pool)
+            .await?;
     }
     report.courses_total = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM courses"#)
         .fetch_one(pool)

@@ -210,7 +210,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             }
             {
               name: 'SHOP_STEP'
-              value: '4'
+              value: '5'
             }
             {
               name: 'HOST'

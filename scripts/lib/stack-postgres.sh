@@ -94,6 +94,9 @@ max_replication_slots = 10
 # a slot keeps the WAL its replica still needs; beyond this the slot is given up rather than filling the disk,
 # and the next run makes the replica again
 max_slot_wal_keep_size = 1GB
+# statements counted by server (SCENARIO=scale reports how many went to the primary and how many to the
+# replica, which loads it too: it copies this file); CREATE EXTENSION pg_stat_statements shows them
+shared_preload_libraries = 'pg_stat_statements'
 EOF
   fi
   pg_start primary "$dir" "$PG_PRIMARY_PORT" \

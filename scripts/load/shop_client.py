@@ -21,6 +21,8 @@ class Visitor:
         self.base = base
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+        # where the last answer redirected to (a checkout's 303 names the order), or None
+        self.last_location = None
 
     def add_to_cart(self, slug):
         """Adds a course from its page as a browser would; returns (status, seconds the POST took)."""
@@ -31,10 +33,12 @@ class Visitor:
 
     def request(self, path, form=None):
         data = urllib.parse.urlencode(form).encode() if form is not None else None
+        self.last_location = None
         try:
             with self.opener.open(self.base + path, data, timeout=30) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
+            self.last_location = error.headers.get("Location")
             return error.code, error.read().decode()
 
 

@@ -13,6 +13,7 @@
 
 mod cleanup;
 mod database;
+mod haproxy;
 mod in_process;
 mod pgbouncer;
 mod polling;
@@ -27,6 +28,7 @@ mod tls_redis;
 pub use database::{
     TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url, database_url_on, url_through,
 };
+pub use haproxy::TestHaproxy;
 pub use in_process::{InProcess, StopSignal};
 pub use pgbouncer::{PoolerSettings, TestPgBouncer};
 pub use polling::{PATIENCE, eventually, wait_until};

@@ -30,7 +30,7 @@ use self::postings::{Filters, Hits, Postings};
 use self::tsquery::Match;
 use super::cached::CatalogCache;
 use super::query::Sort;
-use crate::database::StoreError;
+use crate::database::{StoreError, primary_position};
 
 /// How often a full load replaces the index anyway: a safety net for a change the `updated_at`
 /// reads cannot see (a bulk write in a transaction longer than their look-back).
@@ -156,11 +156,17 @@ async fn refresh(inner: &Inner) -> Result<(), StoreError> {
             }
         }
     }
-    // pages cached from an index that had not seen these changes yet are dropped (with no log
-    // position: the new version's pages are filled from the primary, which has the changes)
-    if let Some(cache) = &inner.cache {
+    // pages cached from an index that had not seen these changes yet are dropped. The new version
+    // records where the primary's log is now, which is past every change just read: its pages may
+    // then be filled from a replica that has replayed that far. Without a position (the primary
+    // did not say) they are filled from the primary, and with a refresh on every instance after
+    // each edit, the catalog's pages would almost never come from the replica.
+    if let Some(cache) = &inner.cache
+        && !slugs.is_empty()
+    {
+        let position = primary_position(&inner.pool).await.ok();
         for slug in &slugs {
-            cache.course_changed(slug, None).await;
+            cache.course_changed(slug, position).await;
         }
     }
     Ok(())

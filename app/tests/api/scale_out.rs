@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use shop::catalog::seed;
@@ -251,13 +251,14 @@ async fn an_instance_killed_under_load_is_taken_out_and_the_journey_goes_on() {
 
     // anonymous browsing through the front door, a request every 10 ms, until told to stop
     let running = Arc::new(AtomicBool::new(true));
+    let sent = Arc::new(AtomicU32::new(0));
     let load = tokio::spawn({
-        let (running, front) = (running.clone(), haproxy.url());
+        let (running, sent, front) = (running.clone(), sent.clone(), haproxy.url());
         async move {
             let client = reqwest::Client::new();
-            let (mut sent, mut failed) = (0u32, Vec::new());
+            let mut failed = Vec::new();
             while running.load(Ordering::Relaxed) {
-                sent += 1;
+                sent.fetch_add(1, Ordering::Relaxed);
                 match client.get(format!("{front}/courses")).send().await {
                     Ok(answer) if answer.status() == 200 => {}
                     Ok(answer) => failed.push(answer.status().to_string()),
@@ -265,11 +266,12 @@ async fn an_instance_killed_under_load_is_taken_out_and_the_journey_goes_on() {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            (sent, failed)
+            failed
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    let sent_before_kill = sent.load(Ordering::Relaxed);
     let killed_at = Instant::now();
     instances[1].kill();
     // the journey goes on at once: the next requests are due to reach the dead instance in turn
@@ -293,6 +295,7 @@ async fn an_instance_killed_under_load_is_taken_out_and_the_journey_goes_on() {
     )
     .await;
     let out_after = killed_at.elapsed();
+    let sent_before_out = sent.load(Ordering::Relaxed);
     assert!(
         out_after < Duration::from_secs(4),
         "taken out {out_after:?} after the kill; HAProxy: {}",
@@ -309,8 +312,13 @@ async fn an_instance_killed_under_load_is_taken_out_and_the_journey_goes_on() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     running.store(false, Ordering::Relaxed);
-    let (sent, failed) = load.await.expect("the load ran");
-    assert!(sent > 50, "the load ran throughout ({sent} requests)");
+    let failed = load.await.expect("the load ran");
+    let sent = sent.load(Ordering::Relaxed);
+    // requests before the kill, while the dead instance was still in HAProxy, and after
+    assert!(
+        0 < sent_before_kill && sent_before_kill < sent_before_out && sent_before_out < sent,
+        "the load ran throughout: {sent_before_kill}, {sent_before_out}, {sent} requests"
+    );
     assert!(
         failed.is_empty(),
         "{} of {sent} requests failed around the kill: {failed:?}",

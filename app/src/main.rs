@@ -9,7 +9,12 @@
 //!                                  (known password) are seeded by default except in production
 //! courseshop services              list the services the configured step needs, one a line
 //! courseshop healthcheck           exit 0 when this machine's shop answers /healthz (containers)
+//! courseshop carts migrate [--dry-run | --verify | --finish] [--concurrency N] [--batch N]
+//!                                  copy the carts steps 0-1 kept in PostgreSQL into Cosmos DB
+//!                                  (step 2; tutorial 02), check them, or empty PostgreSQL's copy
 //! ```
+
+mod carts;
 
 use std::process::ExitCode;
 
@@ -18,6 +23,7 @@ use anyhow::Context;
 use app::startup::Application;
 use app::telemetry;
 use shop::accounts::demo;
+use shop::cart::migration::MigrationOptions;
 use shop::catalog::seed;
 use shop::command::{Failure, exit_code, from_args};
 use shop::database;
@@ -25,7 +31,8 @@ use shop::healthcheck;
 use shop::settings::{self, DatabaseSettings, Env, Settings};
 
 const USAGE: &str = "usage: courseshop [serve [--migrate] | migrate | \
-                     seed [--courses N] [--demo-accounts | --no-demo-accounts] | services | healthcheck]";
+                     seed [--courses N] [--demo-accounts | --no-demo-accounts] | services | healthcheck | \
+                     carts migrate [--dry-run | --verify | --finish] [--concurrency N] [--batch N]]";
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
@@ -34,6 +41,22 @@ enum Command {
     Seed(SeedOptions),
     Services,
     Healthcheck,
+    Carts(CartsOptions),
+}
+
+/// `courseshop carts migrate`: what to do with the carts PostgreSQL still holds.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum CartsMode {
+    Migrate { dry_run: bool },
+    Verify,
+    Finish,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct CartsOptions {
+    mode: CartsMode,
+    concurrency: usize,
+    batch: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -52,6 +75,7 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         ["services"] => Ok(Command::Services),
         ["healthcheck"] => Ok(Command::Healthcheck),
         ["seed", flags @ ..] => parse_seed(flags).map(Command::Seed),
+        ["carts", "migrate", flags @ ..] => parse_carts(flags).map(Command::Carts),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -87,6 +111,46 @@ fn parse_seed(mut flags: &[&str]) -> Result<SeedOptions, String> {
     }
 }
 
+fn parse_carts(mut flags: &[&str]) -> Result<CartsOptions, String> {
+    let defaults = MigrationOptions::default();
+    let mut options = CartsOptions {
+        mode: CartsMode::Migrate { dry_run: false },
+        concurrency: defaults.concurrency,
+        batch: defaults.batch,
+    };
+    let mut mode_given = false;
+    let number = |flag: &str, value: &str, most: u32| {
+        value
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| format!("{flag} takes a number from 1 to {most}, not {value:?}"))
+    };
+    loop {
+        flags = match flags {
+            [] => return Ok(options),
+            [mode @ ("--dry-run" | "--verify" | "--finish"), rest @ ..] if !mode_given => {
+                mode_given = true;
+                options.mode = match *mode {
+                    "--dry-run" => CartsMode::Migrate { dry_run: true },
+                    "--verify" => CartsMode::Verify,
+                    _ => CartsMode::Finish,
+                };
+                rest
+            }
+            ["--concurrency", value, rest @ ..] => {
+                options.concurrency = number("--concurrency", value, 256)? as usize;
+                rest
+            }
+            ["--batch", value, rest @ ..] => {
+                options.batch = number("--batch", value, 10_000)?;
+                rest
+            }
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = match from_args("courseshop", USAGE, parse_command) {
@@ -99,6 +163,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate().await,
         Command::Seed(options) => seed_demo(options).await,
         Command::Healthcheck => check_health().await,
+        Command::Carts(options) => carts::migrate(options).await,
     };
     exit_code("courseshop", outcome)
 }
@@ -287,5 +352,46 @@ mod tests {
             services_at(&[("SHOP_STEP", "6")]),
             Err("SHOP_STEP=\"6\" is not valid: expected a tutorial step from 0 to 5".to_string())
         );
+    }
+
+    #[test]
+    fn carts_migrate_takes_one_mode_and_bounded_numbers() {
+        let defaults = MigrationOptions::default();
+        assert_eq!(
+            parse(&["carts", "migrate"]),
+            Ok(Command::Carts(CartsOptions {
+                mode: CartsMode::Migrate { dry_run: false },
+                concurrency: defaults.concurrency,
+                batch: defaults.batch,
+            }))
+        );
+        assert_eq!(
+            parse(&[
+                "carts",
+                "migrate",
+                "--finish",
+                "--concurrency",
+                "4",
+                "--batch",
+                "50"
+            ]),
+            Ok(Command::Carts(CartsOptions {
+                mode: CartsMode::Finish,
+                concurrency: 4,
+                batch: 50,
+            }))
+        );
+        for refused in [
+            &["carts", "migrate", "--dry-run", "--finish"][..],
+            &["carts", "migrate", "--concurrency", "0"],
+            &["carts", "migrate", "--concurrency", "257"],
+            &["carts", "migrate", "--batch", "-1"],
+            &["carts", "migrate", "--batch", "5\u{0}"],
+            &["carts", "migrate", "--batch"],
+            &["carts", "migrate", "--everything"],
+            &["carts"],
+        ] {
+            assert!(parse(refused).is_err(), "{refused:?}");
+        }
     }
 }

@@ -8,7 +8,10 @@ use sqlx::PgPool;
 
 use shop::accounts::{Accounts, LoginLimiter};
 use shop::cache::Redis;
-use shop::cart::{CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore};
+use shop::cart::{
+    CachedCartStore, CartService, CartStore, CosmosCartStore, PostgresCartStore,
+    ReadThroughCartStore,
+};
 use shop::catalog::{Catalog, CatalogCache, CatalogIndex, Teaching};
 use shop::database::{self, Reads};
 use shop::enrollment::Enrollments;
@@ -128,7 +131,16 @@ impl AppState {
                 if let Err(error) = store.open().await {
                     tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "Cosmos DB is not reachable yet; carts are unavailable until it is");
                 }
-                Arc::new(store.clone())
+                if store.settings().read_through {
+                    // the cut-over: a cart still in PostgreSQL moves on its first use
+                    Arc::new(ReadThroughCartStore::new(
+                        store.clone(),
+                        Arc::new(store.clone()),
+                        pool.clone(),
+                    ))
+                } else {
+                    Arc::new(store.clone())
+                }
             }
             (CartStoreKind::Cosmos, None) => {
                 anyhow::bail!(

@@ -177,6 +177,15 @@ impl TestApp {
         }
     }
 
+    /// This shop switched to step 2 on the same database, its carts in Cosmos DB as `cosmos` says
+    /// (as an operator switches, with `CART_MIGRATION=read-through` or after `carts migrate`).
+    pub async fn at_step_2_on(&self, cosmos: shop::settings::CosmosSettings) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.topology = shop::topology::Step::CartsInCosmos.preset();
+        settings.cosmos = Some(cosmos);
+        self.another_instance_with(settings).await
+    }
+
     /// Another browser (cookies of its own) on this same instance, with every `TestApp` helper.
     pub fn other_browser_app(&self) -> TestApp {
         TestApp {

@@ -8,6 +8,7 @@ mod accounts;
 mod anonymous;
 mod async_enrollment;
 mod cart;
+mod cart_migration;
 mod cart_store;
 mod catalog;
 mod checkout;

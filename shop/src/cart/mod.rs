@@ -8,7 +8,9 @@
 
 mod cached;
 pub mod cosmos;
+pub mod migration;
 mod postgres;
+mod read_through;
 mod service;
 
 use std::error::Error as StdError;
@@ -21,6 +23,7 @@ use crate::money::Money;
 pub use cached::CachedCartStore;
 pub use cosmos::CosmosCartStore;
 pub use postgres::PostgresCartStore;
+pub use read_through::ReadThroughCartStore;
 pub use service::{AddOutcome, CartService, CartServiceError, CartView, PricedLine};
 
 /// An anonymous visitor's cart, named in their session.

@@ -25,6 +25,10 @@ pub struct CosmosSettings {
     /// `COSMOS_TIMEOUT_MS` (default 2000): the longest a cart operation may take, retries included,
     /// before the page says the cart is unavailable.
     pub timeout: Duration,
+    /// `CART_MIGRATION=read-through` (default `off`): while carts move from PostgreSQL (steps 0–1)
+    /// to Cosmos DB, a cart Cosmos DB does not have yet is looked up in PostgreSQL and copied on its
+    /// first use (`cart::read_through`), so the shop can switch before the backfill ends.
+    pub read_through: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +68,21 @@ pub(super) fn read(env: &Env<'_>) -> Result<CosmosSettings, SettingsError> {
             100..=60_000,
             "milliseconds from 100 to 60000",
         )?),
+        read_through: read_through(env)?,
     })
+}
+
+/// `CART_MIGRATION`: `off` (the default) or `read-through`.
+fn read_through(env: &Env<'_>) -> Result<bool, SettingsError> {
+    match env.optional("CART_MIGRATION").as_deref().map(str::trim) {
+        None | Some("off") => Ok(false),
+        Some("read-through") => Ok(true),
+        Some(other) => Err(SettingsError::Invalid {
+            variable: "CART_MIGRATION",
+            value: other.to_string(),
+            reason: "expected off or read-through".to_string(),
+        }),
+    }
 }
 
 /// `COSMOS_ENDPOINT`, normalised; plain `http://` only for an emulator on this machine.

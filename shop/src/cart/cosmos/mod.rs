@@ -57,6 +57,17 @@ pub struct TimedOut(Duration);
 #[error("Cosmos DB failed moments ago; not asking again until it has had a moment")]
 pub struct CoolingDown;
 
+/// What absorbing a cart from elsewhere found (`CosmosCartStore::absorb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absorbed {
+    /// The owner had no cart here: it is made with the lines.
+    Created,
+    /// The owner's cart lacked some of the lines: they are added, the others kept.
+    Merged,
+    /// Every line is here already: nothing written.
+    AlreadyThere,
+}
+
 /// What a read of one cart found.
 enum Found {
     Missing,
@@ -97,6 +108,34 @@ impl CosmosCartStore {
             let container = self.container().await?;
             container.read(None).await.map_err(classify)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Adds `lines` to the owner's cart, each course once (the union of both, through the same etag
+    /// check as every change), and says what it found; with `write` false it only says. For the
+    /// cart migration (`migration.rs`): running it twice changes nothing the second time.
+    pub async fn absorb(
+        &self,
+        owner: CartOwner,
+        lines: &[CartLine],
+        write: bool,
+    ) -> Result<Absorbed, CartError> {
+        self.guarded(async {
+            let found = match self.read(&document_id(owner)).await? {
+                Found::Missing => Absorbed::Created,
+                Found::Cart(mut cart) => {
+                    if cart.add_all(lines) {
+                        Absorbed::Merged
+                    } else {
+                        Absorbed::AlreadyThere
+                    }
+                }
+            };
+            if write && found != Absorbed::AlreadyThere {
+                self.change(owner, |cart| cart.add_all(lines)).await?;
+            }
+            Ok(found)
         })
         .await
     }

@@ -247,26 +247,13 @@ impl CartMigration {
         Ok(carts)
     }
 
-    /// One cart into Cosmos DB, again after a pause while Cosmos DB throttles or is away.
+    /// One cart into Cosmos DB.
     async fn absorb(&self, cart: SourceCart) -> Result<Absorbed, CartError> {
         if cart.lines.is_empty() {
             return Ok(Absorbed::AlreadyThere);
         }
-        let mut attempt = 1;
-        loop {
-            match self
-                .cosmos
-                .absorb(cart.owner, &cart.lines, !self.options.dry_run)
-                .await
-            {
-                Err(CartError::Unavailable(error)) if attempt < ATTEMPTS => {
-                    tracing::debug!(cart = %document_id(cart.owner), attempt, error = %error, "Cosmos DB is busy or away; trying again");
-                    tokio::time::sleep(pause(attempt)).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        let write = !self.options.dry_run;
+        patiently(&cart, || self.cosmos.absorb(cart.owner, &cart.lines, write)).await
     }
 
     async fn compare(&self, cart: SourceCart) -> Result<Option<Difference>, MigrationError> {
@@ -274,21 +261,12 @@ impl CartMigration {
             return Ok(None);
         }
         let label = document_id(cart.owner);
-        let mut attempt = 1;
-        let in_cosmos = loop {
-            match self.cosmos.lines(cart.owner).await {
-                Err(CartError::Unavailable(_)) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(pause(attempt)).await;
-                    attempt += 1;
-                }
-                outcome => {
-                    break outcome.map_err(|source| MigrationError::Cosmos {
-                        cart: label.clone(),
-                        source,
-                    })?;
-                }
-            }
-        };
+        let in_cosmos = patiently(&cart, || self.cosmos.lines(cart.owner))
+            .await
+            .map_err(|source| MigrationError::Cosmos {
+                cart: label.clone(),
+                source,
+            })?;
         let there: HashSet<CourseId> = in_cosmos.iter().map(|line| line.course).collect();
         let missing: Vec<CourseId> = cart
             .lines
@@ -303,7 +281,27 @@ impl CartMigration {
     }
 }
 
-/// 0.2 s, 0.4 s, … 3.2 s: longer than Cosmos DB's usual `x-ms-retry-after-ms` for a 429, and short
+/// `call` for one cart, again after a pause while Cosmos DB throttles (429) or is away, up to
+/// `ATTEMPTS` times.
+async fn patiently<T, F, Fut>(cart: &SourceCart, call: F) -> Result<T, CartError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CartError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(CartError::Unavailable(error)) if attempt < ATTEMPTS => {
+                tracing::debug!(cart = %document_id(cart.owner), attempt, error = %error, "Cosmos DB is busy or away; trying again");
+                tokio::time::sleep(pause(attempt)).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// 0.4 s, 0.8 s, 1.6 s, then 3.2 s: longer than Cosmos DB's usual `x-ms-retry-after-ms` for a 429, and short
 /// enough that a store coming back is noticed.
 fn pause(attempt: u32) -> Duration {
     Duration::from_millis(200 << attempt.min(4))

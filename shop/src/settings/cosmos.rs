@@ -145,6 +145,28 @@ mod tests {
     use crate::settings::testing::{URL, settings};
 
     #[test]
+    fn cart_migration_is_off_unless_read_through_is_named() {
+        let at_step_2 = |migration: Option<&'static str>| {
+            let mut vars = vec![
+                URL,
+                ("SHOP_STEP", "2"),
+                ("COSMOS_ENDPOINT", "http://127.0.0.1:8081/"),
+                ("COSMOS_KEY", "c2VjcmV0"),
+            ];
+            vars.extend(migration.map(|value| ("CART_MIGRATION", value)));
+            settings(&vars)
+        };
+        let cosmos = |migration| at_step_2(migration).expect("valid").cosmos.expect("cosmos");
+        assert!(!cosmos(None).read_through);
+        assert!(!cosmos(Some("off")).read_through);
+        assert!(cosmos(Some(" read-through ")).read_through);
+        for refused in ["readthrough", "on", "read-through\u{0}", "read-through\nx"] {
+            let error = at_step_2(Some(refused)).expect_err("must fail");
+            assert!(error.to_string().starts_with("CART_MIGRATION="), "{error}");
+        }
+    }
+
+    #[test]
     fn cosmos_settings_are_read_only_when_carts_are_in_cosmos() {
         let step1 = settings(&[URL, ("SHOP_STEP", "1")]).expect("valid");
         assert!(step1.cosmos.is_none());

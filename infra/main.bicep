@@ -246,6 +246,18 @@ param rabbitmqImage string = 'docker.io/library/rabbitmq:3.13.7-management'
 @description('Region display name for COSMOS_REGION (e.g. "East US"). Empty: read from the Cosmos DB account.')
 param cosmosRegion string = ''
 
+@description('CART_MIGRATION of the shop: read-through while the carts of steps 0-1 move from PostgreSQL to Cosmos DB (each cart is copied on first access; tutorial 02), then off again.')
+@allowed([
+  'off'
+  'read-through'
+])
+param cartMigration string = 'off'
+
+@description('--concurrency of the cart migration job (batches in flight against Cosmos DB).')
+@minValue(1)
+@maxValue(256)
+param cartMigrationConcurrency int = 16
+
 @description('PUBLIC_URL, where people reach the shop (its canonical links, sitemap and robots.txt name it): https://<your domain> once a custom domain is bound. Empty: the app\'s own ingress address, https://<app name>.<environment default domain>.')
 param publicUrl string = ''
 
@@ -272,6 +284,7 @@ var postgresServerName = '${abbrs.dBforPostgreSQLServers}${resourceToken}'
 var rabbitmqAppName = '${abbrs.appContainerApps}rabbitmq-${resourceToken}'
 var appName = '${abbrs.appContainerApps}app-${resourceToken}'
 var workerName = '${abbrs.appContainerApps}worker-${resourceToken}'
+var cartMigrationJobName = '${abbrs.appJobs}carts-${resourceToken}'
 var rabbitmqShareName = 'rabbitmq-data'
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -618,6 +631,30 @@ module rabbitmq 'app/rabbitmq.bicep' = {
   ]
 }
 
+// The settings the shop runs with, shared by the app and the cart migration job.
+module shopSettings 'app/shop-settings.bicep' = {
+  name: 'shop-settings'
+  scope: rg
+  params: {
+    identityId: appIdentity.outputs.id
+    identityClientId: appIdentity.outputs.clientId
+    // the ingress FQDN the app will get, known before the app exists (its own output would be a cycle)
+    publicUrl: empty(publicUrl) ? 'https://${appName}.${containerAppsEnvironment.outputs.defaultDomain}' : publicUrl
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosRegion: empty(cosmosRegion) ? cosmos.outputs.writeRegion : cosmosRegion
+    cartMigration: cartMigration
+    databaseUrlSecretUri: secrets.outputs.databaseUrlUri
+    databaseDirectUrlSecretUri: secrets.outputs.databaseDirectUrlUri
+    readReplica: postgresReadReplica
+    databaseReplicaUrlSecretUri: secrets.outputs.databaseReplicaUrlUri
+    replicaMaxLagMs: replicaMaxLagMs
+    redisUrlSecretUri: secrets.outputs.redisUrlUri
+    rabbitmqUrlSecretUri: secrets.outputs.rabbitmqUrlUri
+    sessionKeySecretUri: secrets.outputs.sessionKeyUri
+    metricsTokenSecretUri: secrets.outputs.metricsTokenUri
+  }
+}
+
 module app 'app/app.bicep' = {
   name: 'app'
   scope: rg
@@ -629,25 +666,13 @@ module app 'app/app.bicep' = {
     })
     environmentId: containerAppsEnvironment.outputs.id
     identityId: appIdentity.outputs.id
-    identityClientId: appIdentity.outputs.clientId
     containerRegistryLoginServer: registry.outputs.loginServer
     exists: appExists
     minReplicas: appMinReplicas
     maxReplicas: appMaxReplicas
     concurrentRequests: appConcurrentRequests
-    cosmosEndpoint: cosmos.outputs.endpoint
-    cosmosRegion: empty(cosmosRegion) ? cosmos.outputs.writeRegion : cosmosRegion
-    // the ingress FQDN the app will get, known before the app exists (its own output would be a cycle)
-    publicUrl: empty(publicUrl) ? 'https://${appName}.${containerAppsEnvironment.outputs.defaultDomain}' : publicUrl
-    databaseUrlSecretUri: secrets.outputs.databaseUrlUri
-    databaseDirectUrlSecretUri: secrets.outputs.databaseDirectUrlUri
-    readReplica: postgresReadReplica
-    databaseReplicaUrlSecretUri: secrets.outputs.databaseReplicaUrlUri
-    replicaMaxLagMs: replicaMaxLagMs
-    redisUrlSecretUri: secrets.outputs.redisUrlUri
-    rabbitmqUrlSecretUri: secrets.outputs.rabbitmqUrlUri
-    sessionKeySecretUri: secrets.outputs.sessionKeyUri
-    metricsTokenSecretUri: secrets.outputs.metricsTokenUri
+    secrets: shopSettings.outputs.secrets
+    env: shopSettings.outputs.env
   }
   dependsOn: [
     keyVault
@@ -655,6 +680,31 @@ module app 'app/app.bicep' = {
     cosmosEndpoint
     redisEndpoint
     rabbitmq
+  ]
+}
+
+// `courseshop carts migrate` as a job started by hand (tutorial 02, docs/deploy-azure.md): the shop's image,
+// identity and settings.
+module cartMigrationJob 'app/cart-migration-job.bicep' = {
+  name: 'cart-migration-job'
+  scope: rg
+  params: {
+    name: cartMigrationJobName
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    identityId: appIdentity.outputs.id
+    containerRegistryLoginServer: registry.outputs.loginServer
+    appName: app.outputs.name
+    appExists: appExists
+    secrets: shopSettings.outputs.secrets
+    env: shopSettings.outputs.env
+    concurrency: cartMigrationConcurrency
+  }
+  dependsOn: [
+    keyVault
+    keyVaultEndpoint
+    cosmosEndpoint
   ]
 }
 
@@ -709,3 +759,4 @@ output SERVICE_APP_NAME string = app.outputs.name
 output SERVICE_APP_URI string = app.outputs.uri
 output SERVICE_APP_IDENTITY_CLIENT_ID string = appIdentity.outputs.clientId
 output SERVICE_WORKER_NAME string = worker.outputs.name
+output CART_MIGRATION_JOB_NAME string = cartMigrationJob.outputs.name

@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::time::Instant;
 
-use shop::cart::CosmosCartStore;
 use shop::cart::migration::{CartMigration, MigrationOptions, MigrationReport};
 use shop::command::Failure;
 use shop::database;
@@ -21,7 +20,7 @@ pub async fn migrate(options: CartsOptions) -> Result<(), Failure> {
     })?;
     let migration = CartMigration::new(
         database::connect_lazily(&settings.database),
-        CosmosCartStore::new(cosmos),
+        cosmos,
         MigrationOptions {
             batch: options.batch,
             concurrency: options.concurrency,
@@ -107,6 +106,7 @@ fn print_table(report: &MigrationReport, started: Instant, dry_run: bool) {
     println!("merged               {:>8}", report.merged);
     println!("skipped              {:>8}", report.skipped);
     println!("failed               {:>8}", report.failed);
+    println!("retried (of those)   {:>8}", report.retried);
     println!(
         "took {seconds:.1} s, {:.0} carts/s",
         report.done() as f64 / seconds.max(0.001)

@@ -12,6 +12,7 @@
 //! `worker::Worker` and runs it through [`InProcess`].
 
 mod cleanup;
+mod cosmos_local;
 mod database;
 mod haproxy;
 mod in_process;
@@ -25,6 +26,7 @@ mod settings;
 mod telemetry;
 mod tls_redis;
 
+pub use cosmos_local::TestCosmosServer;
 pub use database::{
     TEST_CATALOG_COURSES, TestDatabase, admin_url, database_url, database_url_on, url_through,
 };

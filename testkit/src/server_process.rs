@@ -11,6 +11,7 @@ pub(crate) struct ServerProcess {
     child: Child,
     pub(crate) port: u16,
     pub(crate) dir: PathBuf,
+    log: PathBuf,
 }
 
 /// A scratch directory of the test's own, and a port that was free a moment ago for the server.
@@ -36,7 +37,12 @@ impl ServerProcess {
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {program}: {error}"));
-        let mut server = ServerProcess { child, port, dir };
+        let mut server = ServerProcess {
+            child,
+            port,
+            dir,
+            log: log_path.clone(),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -50,6 +56,16 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+}
+
+impl ServerProcess {
+    /// Asks the server to stop (SIGTERM), waits until it has, and returns its log.
+    pub(crate) fn terminate(&mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+        read(&self.log)
     }
 }
 

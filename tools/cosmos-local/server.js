@@ -15,8 +15,18 @@
 //        Prints "cosmos-local listening on http://127.0.0.1:PORT/" once listening (with
 //        the address it listens on in place of 127.0.0.1 when --host names another).
 //        COSMOS_LOCAL_LOG=1 logs each connection and request to stderr.
+//        COSMOS_LOCAL_THROUGHPUT=N accepts N document operations in each second, as a container
+//                     with little provisioned throughput does; beyond it each is answered 429
+//                     with x-ms-retry-after-ms (until the next second), as Cosmos DB throttles.
+//                     At exit it prints how many were throttled.
+//        COSMOS_LOCAL_DATA=FILE keeps the data across restarts, even a SIGKILL: every write the
+//                     server acknowledges (a 2xx to a create, replace, upsert, patch or delete
+//                     of a database, container or item) is appended to FILE before the answer
+//                     is sent, and a server started on the same FILE replays them in order
+//                     before it listens. Without it the data lives in memory only.
 "use strict";
 
+const fs = require("fs");
 const http = require("http");
 const http2 = require("http2");
 const net = require("net");
@@ -340,7 +350,69 @@ function replayingStream(socket, head) {
   return stream;
 }
 
-function createServer() {
+// COSMOS_LOCAL_THROUGHPUT: null (no limit) or a budget of document operations a second.
+function throughputLimit(env) {
+  if (!env.COSMOS_LOCAL_THROUGHPUT) return null;
+  const rate = Number(env.COSMOS_LOCAL_THROUGHPUT);
+  if (!Number.isInteger(rate) || rate < 1) {
+    process.stderr.write(`cosmos-local: invalid COSMOS_LOCAL_THROUGHPUT (expected a whole number of operations a second)\n`);
+    process.exit(2);
+  }
+  // A budget of `rate` operations for each wall-clock second, as Cosmos DB budgets request units per
+  // second: once spent, the answer asks the client to wait until the next second begins.
+  const bucket = { rate, second: 0, spent: 0, throttled: 0 };
+  // Milliseconds until the next operation may run: 0 (and the operation counted) when it may run now.
+  bucket.wait = () => {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== bucket.second) {
+      bucket.second = second;
+      bucket.spent = 0;
+    }
+    if (bucket.spent < rate) {
+      bucket.spent += 1;
+      return 0;
+    }
+    bucket.throttled += 1;
+    return (second + 1) * 1000 - now;
+  };
+  return bucket;
+}
+
+// COSMOS_LOCAL_DATA: the journal of acknowledged writes, or null. Conditions (if-match) are left
+// out: each write was accepted once, so in order they rebuild the same items (with new etags).
+function openJournal(file) {
+  if (!file) return null;
+  const journal = {
+    file,
+    record(req, headers, body) {
+      const kept = {};
+      for (const [name, value] of Object.entries(headers)) {
+        if (name !== "if-match" && name !== "if-none-match" && name !== "content-length") kept[name] = value;
+      }
+      const entry = { method: req.method, url: req.url, headers: kept, body: body.toString("base64") };
+      fs.appendFileSync(file, `${JSON.stringify(entry)}\n`);
+    },
+    // The entries, oldest first (a last line cut short by a kill is skipped: it was never answered).
+    entries() {
+      if (!fs.existsSync(file)) return [];
+      return fs.readFileSync(file, "utf8").split("\n").flatMap(line => {
+        try {
+          return line ? [JSON.parse(line)] : [];
+        } catch (err) {
+          return [];
+        }
+      });
+    }
+  };
+  return journal;
+}
+
+function isWrite(req) {
+  return ["POST", "PUT", "PATCH", "DELETE"].includes(req.method) && !isQueryRequest(req);
+}
+
+function createServer(limit = throughputLimit(process.env), journal = openJournal(process.env.COSMOS_LOCAL_DATA)) {
   // The package's own server is used only for its request handler and for the
   // account object it builds when it "listens" (see below); connections are
   // accepted by `front` and served by `http1` or `http2` here.
@@ -348,8 +420,11 @@ function createServer() {
   const [packageHandler] = pkgServer.listeners("request");
   pkgServer.removeAllListeners("request");
   const log = Boolean(process.env.COSMOS_LOCAL_LOG);
+  // Requests wait while the journal is replayed (the port is open by then; the data is not).
+  let restored = Promise.resolve(0);
 
   const handle = async (req, res) => {
+    await restored;
     const started = Date.now();
     const isH2 = req.httpVersionMajor === 2;
     let note = isH2 ? "h2" : "h1";
@@ -380,6 +455,22 @@ function createServer() {
       if (!headers.host) headers.host = req.headers[":authority"] || req.headers.host;
       let body = rawBody;
       const pathname = (req.url || "/").split("?")[0].replace(/^\/\/+/, "/").replace(/(.)\/+$/, "$1");
+
+      const wait = limit && /\/docs(\/|$)/.test(pathname) ? limit.wait() : 0;
+      if (wait > 0) {
+        note += " throttled";
+        const payload = Buffer.from(JSON.stringify({
+          code: "TooManyRequests",
+          message: "Request rate is large. More Request Units may be needed, so no changes were made.",
+        }));
+        send(429, {
+          "content-type": "application/json",
+          "x-ms-retry-after-ms": String(wait),
+          "x-ms-substatus": "3200",
+          "x-ms-request-charge": "0",
+        }, payload);
+        return;
+      }
 
       if (isQueryRequest(req)) {
         // Fix 4 (plan half): answer gateway query-plan requests ourselves.
@@ -428,6 +519,7 @@ function createServer() {
         if (outHeaders["content-location"]) {
           outHeaders["content-location"] = toHttp(outHeaders["content-location"]);
         }
+        if (journal && status >= 200 && status < 300 && isWrite(req)) journal.record(req, headers, body);
         send(status, outHeaders, out);
       });
       packageHandler(fakeReq, fakeRes);
@@ -493,6 +585,25 @@ function createServer() {
     pkgServer.address = () => front.address();
     pkgServer.emit("listening");
   });
+  // Replays the journal into the fresh account (call once listening, before announcing it).
+  front.restore = () => {
+    restored = replay();
+    return restored;
+  };
+  const replay = async () => {
+    if (!journal) return 0;
+    const entries = journal.entries();
+    const host = `127.0.0.1:${front.address().port}`;
+    for (const entry of entries) {
+      const headers = { ...entry.headers, host };
+      const body = Buffer.from(entry.body, "base64");
+      headers["content-length"] = String(body.length);
+      const req = { method: entry.method, url: entry.url, httpVersion: "1.1", socket: { remoteAddress: "127.0.0.1" } };
+      await new Promise(resolve => packageHandler(fakeRequest(req, headers, body), captureResponse(resolve)));
+    }
+    return entries.length;
+  };
+  front.throttled = () => (limit ? limit.throttled : 0);
   front.closeAllConnections = () => {
     for (const socket of sockets) socket.destroy();
   };
@@ -543,11 +654,16 @@ if (require.main === module) {
     process.stderr.write(`cosmos-local: ${err.message}\n`);
     process.exit(1);
   });
-  server.listen(port, host, () => {
+  server.listen(port, host, async () => {
+    const restored = await server.restore();
+    if (restored) process.stderr.write(`cosmos-local: ${restored} writes replayed from ${process.env.COSMOS_LOCAL_DATA}\n`);
     // scripts/lib.sh waits for exactly "listening on http://127.0.0.1:PORT/" (the default host)
     process.stdout.write(`cosmos-local listening on ${listeningUrl(server.address())}\n`);
   });
   const stop = () => {
+    if (process.env.COSMOS_LOCAL_THROUGHPUT) {
+      process.stderr.write(`cosmos-local: ${server.throttled()} requests throttled (429)\n`);
+    }
     server.close(() => process.exit(0));
     server.closeAllConnections();
     setTimeout(() => process.exit(0), 2000).unref();

@@ -10,6 +10,8 @@ use shop::catalog::seed;
 use shop::ids::{CourseId, UserId};
 use shop::money::Money;
 
+use testkit::TestCosmosServer;
+
 use crate::helpers::{TestApp, TestCosmos};
 
 /// `count` visitors' carts written as step 0 writes them, each with one to three courses.
@@ -47,7 +49,7 @@ async fn visitor_carts(app: &TestApp, count: usize) -> HashMap<uuid::Uuid, Vec<i
 fn migration(app: &TestApp, cosmos: &TestCosmos, dry_run: bool) -> CartMigration {
     CartMigration::new(
         app.pool.clone(),
-        CosmosCartStore::new(cosmos.settings()),
+        cosmos.settings(),
         MigrationOptions {
             batch: 128,
             concurrency: 16,
@@ -117,7 +119,8 @@ async fn a_thousand_carts_move_to_cosmos_once_and_the_same_browsers_find_them_at
             migrated: 1_002,
             merged: 0,
             skipped: 0,
-            failed: 0
+            failed: 0,
+            retried: 0
         }
     );
     assert!(reported.len() > 1, "progress after each batch");
@@ -433,4 +436,49 @@ async fn cosmos_down_during_the_run_fails_clearly_and_a_rerun_resumes() {
             lines.len()
         );
     }
+}
+
+/// A container with little throughput: beyond 40 operations a second Cosmos DB answers 429 with
+/// `x-ms-retry-after-ms`, and the migration waits as long as each answer asks (the SDK's own
+/// retries, inside `OPERATION_BUDGET` rather than the page's budget), so every cart moves and
+/// none fails.
+#[tokio::test]
+async fn a_throttling_container_is_waited_out_and_no_cart_fails() {
+    let app = TestApp::seeded().await;
+    let carts = visitor_carts(&app, 120).await;
+    let server = TestCosmosServer::start(Some(40));
+    let cosmos = TestCosmos {
+        endpoint: server.endpoint(),
+        ..TestCosmos::new()
+    };
+
+    let report = migration(&app, &cosmos, false)
+        .run(|_| {})
+        .await
+        .expect("the migration runs");
+    let verified = migration(&app, &cosmos, false).verify().await;
+    let log = server.stop();
+
+    let throttled: u64 = log
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("cosmos-local: ")?
+                .strip_suffix(" requests throttled (429)")
+        })
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("the server reports what it throttled: {log}"));
+    assert!(
+        throttled > 0,
+        "the load was above the container's throughput: {log}"
+    );
+    // the SDK waited out every 429 inside the operation's budget: no cart needed a second attempt
+    assert_eq!(
+        (report.migrated, report.failed, report.retried),
+        (carts.len() as u64, 0, 0),
+        "{report:?} with {throttled} requests throttled"
+    );
+    assert!(
+        verified.expect("verification runs").is_empty(),
+        "every line is in Cosmos DB"
+    );
 }

@@ -21,9 +21,16 @@ use super::{CartError, CartId, CartLine, CartOwner, CartStore};
 use crate::database::StoreError;
 use crate::ids::{CourseId, UserId};
 use crate::money::Money;
+use crate::settings::CosmosSettings;
 
 /// Attempts at one cart while Cosmos DB is throttling (429) or away, before it counts as failed.
 const ATTEMPTS: u32 = 6;
+
+/// The longest one Cosmos DB operation of the migration may take. The SDK waits out a throttled
+/// request itself, for as long as each 429's `x-ms-retry-after-ms` says and up to 30 s in all; the
+/// shop's own budget (`COSMOS_TIMEOUT_MS`, 2 s) is for a page, and would cut that wait short and
+/// make the store cool down, so that every cart after it failed at once.
+pub const OPERATION_BUDGET: Duration = Duration::from_secs(40);
 
 #[derive(Debug, Clone, Copy)]
 pub struct MigrationOptions {
@@ -58,6 +65,9 @@ pub struct MigrationReport {
     pub skipped: u64,
     /// Not written (Cosmos DB away or throttling through every attempt): run again.
     pub failed: u64,
+    /// Carts (of any of the above) that took more than one attempt: Cosmos DB was away, or
+    /// throttled for longer than the SDK waits by itself.
+    pub retried: u64,
 }
 
 impl MigrationReport {
@@ -103,10 +113,16 @@ pub struct CartMigration {
 }
 
 impl CartMigration {
-    pub fn new(pool: PgPool, cosmos: CosmosCartStore, options: MigrationOptions) -> CartMigration {
+    /// A migration from `pool` into the carts container `cosmos` names, whose operations may take
+    /// up to `OPERATION_BUDGET` (the shop's own timeout stays for its pages).
+    pub fn new(pool: PgPool, cosmos: CosmosSettings, options: MigrationOptions) -> CartMigration {
+        let cosmos = CosmosSettings {
+            timeout: cosmos.timeout.max(OPERATION_BUDGET),
+            ..cosmos
+        };
         CartMigration {
             pool,
-            cosmos,
+            cosmos: CosmosCartStore::new(cosmos),
             options,
         }
     }
@@ -127,12 +143,15 @@ impl CartMigration {
                 return Ok(report);
             };
             after = Some(last.0);
-            let outcomes: Vec<Result<Absorbed, CartError>> = stream::iter(carts)
+            let outcomes: Vec<(Result<Absorbed, CartError>, u32)> = stream::iter(carts)
                 .map(|(_, cart)| self.absorb(cart))
                 .buffer_unordered(self.options.concurrency.max(1))
                 .collect()
                 .await;
-            for outcome in outcomes {
+            for (outcome, attempts) in outcomes {
+                if attempts > 1 {
+                    report.retried += 1;
+                }
                 match outcome {
                     Ok(Absorbed::Created) => report.migrated += 1,
                     Ok(Absorbed::Merged) => report.merged += 1,
@@ -248,9 +267,10 @@ impl CartMigration {
     }
 
     /// One cart into Cosmos DB.
-    async fn absorb(&self, cart: SourceCart) -> Result<Absorbed, CartError> {
+    /// The cart absorbed, with the attempts it took.
+    async fn absorb(&self, cart: SourceCart) -> (Result<Absorbed, CartError>, u32) {
         if cart.lines.is_empty() {
-            return Ok(Absorbed::AlreadyThere);
+            return (Ok(Absorbed::AlreadyThere), 1);
         }
         let write = !self.options.dry_run;
         patiently(&cart, || self.cosmos.absorb(cart.owner, &cart.lines, write)).await
@@ -261,12 +281,11 @@ impl CartMigration {
             return Ok(None);
         }
         let label = document_id(cart.owner);
-        let in_cosmos = patiently(&cart, || self.cosmos.lines(cart.owner))
-            .await
-            .map_err(|source| MigrationError::Cosmos {
-                cart: label.clone(),
-                source,
-            })?;
+        let (in_cosmos, _) = patiently(&cart, || self.cosmos.lines(cart.owner)).await;
+        let in_cosmos = in_cosmos.map_err(|source| MigrationError::Cosmos {
+            cart: label.clone(),
+            source,
+        })?;
         let there: HashSet<CourseId> = in_cosmos.iter().map(|line| line.course).collect();
         let missing: Vec<CourseId> = cart
             .lines
@@ -282,8 +301,8 @@ impl CartMigration {
 }
 
 /// `call` for one cart, again after a pause while Cosmos DB throttles (429) or is away, up to
-/// `ATTEMPTS` times.
-async fn patiently<T, F, Fut>(cart: &SourceCart, call: F) -> Result<T, CartError>
+/// `ATTEMPTS` times; with the number of attempts it took.
+async fn patiently<T, F, Fut>(cart: &SourceCart, call: F) -> (Result<T, CartError>, u32)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, CartError>>,
@@ -291,18 +310,20 @@ where
     let mut attempt = 1;
     loop {
         match call().await {
-            Err(CartError::Unavailable(error)) if attempt < ATTEMPTS => {
-                tracing::debug!(cart = %document_id(cart.owner), attempt, error = %error, "Cosmos DB is busy or away; trying again");
-                tokio::time::sleep(pause(attempt)).await;
+            Err(error @ CartError::Unavailable(_)) if attempt < ATTEMPTS => {
+                // after a 429 the SDK gave up on, the wait its last answer asked for
+                let pause = super::cosmos::retry_after(&error).unwrap_or_else(|| pause(attempt));
+                tracing::debug!(cart = %document_id(cart.owner), attempt, ?pause, %error, "Cosmos DB is busy or away; trying again");
+                tokio::time::sleep(pause).await;
                 attempt += 1;
             }
-            outcome => return outcome,
+            outcome => return (outcome, attempt),
         }
     }
 }
 
-/// 0.4 s, 0.8 s, 1.6 s, then 3.2 s: longer than Cosmos DB's usual `x-ms-retry-after-ms` for a 429, and short
-/// enough that a store coming back is noticed.
+/// 0.4 s, 0.8 s, 1.6 s, then 3.2 s while Cosmos DB is away: longer than the store's `COOL_DOWN` by the
+/// last attempts, and short enough that a store coming back is noticed.
 fn pause(attempt: u32) -> Duration {
     Duration::from_millis(200 << attempt.min(4))
 }

@@ -307,6 +307,20 @@ fn unavailable(away: Away<CartError>) -> CartError {
     }
 }
 
+/// The pause Cosmos DB asked for (`x-ms-retry-after-ms`) when `error` is its answer to a throttled
+/// request.
+pub(crate) fn retry_after(error: &CartError) -> Option<Duration> {
+    let CartError::Unavailable(source) = error else {
+        return None;
+    };
+    let answer = source.downcast_ref::<CosmosError>()?.response()?;
+    answer
+        .headers()
+        .retry_after_ms
+        .filter(|_| answer.status().is_throttled())
+        .map(Duration::from_millis)
+}
+
 fn classify(error: CosmosError) -> CartError {
     let status = error.status();
     if status.is_unauthorized() || status.is_forbidden() {

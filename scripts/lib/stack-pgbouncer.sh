@@ -33,6 +33,10 @@ max_client_conn = 1000
 max_prepared_statements = 200
 ; sqlx sends it at connect; PgBouncer would otherwise refuse the connection
 ignore_startup_parameters = extra_float_digits
+; after a failed login to the primary (while it restarts) PgBouncer answers every client with that cached
+; error for this long before it tries again (15 s by default): the soak run (SCENARIO=soak) measured a
+; primary restart costing 12 s of errors after the primary was back
+server_login_retry = 1
 EOF
 }
 

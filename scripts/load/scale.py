@@ -26,7 +26,6 @@ Arguments: LABEL=BASE_URL=METRICS_URL[,METRICS_URL...][=PGBOUNCER_ADMIN_URL] for
 repeats the last one.
 """
 import concurrent.futures
-import html
 import json
 import os
 import re
@@ -41,7 +40,7 @@ import urllib.request
 import uuid
 
 from search_paths import paths as search_paths
-from shop_client import KEY, TOKEN, Visitor, percentile
+from shop_client import KEY, TOKEN, Visitor, course_edit, percentile
 
 env = os.environ
 DURATION_S, WARMUP_S = float(env.get("DURATION_S", "30")), float(env.get("WARMUP_S", "3"))
@@ -216,8 +215,6 @@ class Instructor(threading.Thread):
     """The demo instructor edits a course of theirs every EDIT_EVERY_S and reads its public page at once: the page
     must show the edit (the read goes to the replica only once it has replayed the edit, else to the primary)."""
 
-    FIELD = staticmethod(lambda name, page: re.search(rf'name="{name}"[^>]*value="([^"]*)"', page))
-
     def __init__(self, base, students):
         super().__init__(daemon=True)
         self.base, self.students, self.stop, self.edits = base, students, threading.Event(), 0
@@ -238,16 +235,11 @@ class Instructor(threading.Thread):
         slug = slugs[0]
         while not self.stop.wait(float(env.get("EDIT_EVERY_S", "5"))):
             _, form = self.students.timed(visitor, "edit form", f"/teach/courses/{slug}/edit")
-            fields = {name: self.FIELD(name, form) for name in ("csrf_token", "title", "duration_minutes", "price")}
-            description = re.search(r'<textarea[^>]*name="description"[^>]*>(.*?)</textarea>', form, re.S)
-            chosen = {name: re.search(rf'name="{name}".*?<option value="([^"]+)" selected', form, re.S)
-                      for name in ("category", "level")}
-            if not all(fields.values()) or not description or not all(chosen.values()):
+            mark = f"Revision {uuid.uuid4().hex[:10]} of this course."
+            edit = course_edit(form, mark)
+            if not edit:
                 continue
             self.edits += 1
-            mark = f"Revision {uuid.uuid4().hex[:10]} of this course."
-            edit = {name: html.unescape(found.group(1)) for name, found in {**fields, **chosen}.items()}
-            edit.update(summary=mark, description=html.unescape(description.group(1)))
             status, _ = self.students.timed(visitor, "course edit", f"/teach/courses/{slug}", edit)
             if status != 303:
                 continue

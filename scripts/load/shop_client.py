@@ -1,4 +1,5 @@
 """A browser-like client for the load scenarios: its own cookies, real HTML forms, no redirects followed."""
+import html
 import http.cookiejar
 import re
 import time
@@ -17,8 +18,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Visitor:
-    def __init__(self, base):
-        self.base = base
+    def __init__(self, base, timeout=30):
+        self.base, self.timeout = base, timeout
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
         # where the last answer redirected to (a checkout's 303 names the order), or None
@@ -35,7 +36,7 @@ class Visitor:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         self.last_location = None
         try:
-            with self.opener.open(self.base + path, data, timeout=30) as response:
+            with self.opener.open(self.base + path, data, timeout=self.timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             self.last_location = error.headers.get("Location")
@@ -74,3 +75,18 @@ def check_out(visitor, card="4242 4242 4242 4242"):
     started = time.perf_counter()
     status, _ = visitor.request("/checkout", form)
     return status, time.perf_counter() - started
+
+
+def course_edit(form, summary):
+    """The fields of an instructor's course edit form (its page `form`) with a new summary, everything else as it
+    was (the price too); None when the page is not that form."""
+    fields = {name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', form)
+              for name in ("csrf_token", "title", "duration_minutes", "price")}
+    description = re.search(r'<textarea[^>]*name="description"[^>]*>(.*?)</textarea>', form, re.S)
+    chosen = {name: re.search(rf'name="{name}".*?<option value="([^"]+)" selected', form, re.S)
+              for name in ("category", "level")}
+    if not all(fields.values()) or not description or not all(chosen.values()):
+        return None
+    edit = {name: html.unescape(found.group(1)) for name, found in {**fields, **chosen}.items()}
+    edit.update(summary=summary, description=html.unescape(description.group(1)))
+    return edit

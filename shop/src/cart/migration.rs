@@ -266,8 +266,7 @@ impl CartMigration {
         Ok(carts)
     }
 
-    /// One cart into Cosmos DB.
-    /// The cart absorbed, with the attempts it took.
+    /// One cart into Cosmos DB, with the attempts it took.
     async fn absorb(&self, cart: SourceCart) -> (Result<Absorbed, CartError>, u32) {
         if cart.lines.is_empty() {
             return (Ok(Absorbed::AlreadyThere), 1);

@@ -11,7 +11,7 @@ import re
 import sys
 import time
 
-from shop_client import TOKEN, Visitor, percentile, published_slugs
+from shop_client import Visitor, csrf_token, percentile, published_slugs
 
 VISITORS, CONCURRENCY, COURSES = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 SHOPS = [arg.split("=", 1) for arg in sys.argv[4:]]
@@ -27,7 +27,7 @@ def visit(number, base, slugs):
         adds.append(took)
         failures += status != 303
     _, page = visitor.request("/cart")
-    token = TOKEN.search(page).group(1)
+    token = csrf_token(page)
     in_cart = REMOVE.findall(page)
     failures += len(in_cart) != len(chosen)
     for course in in_cart:

@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 
-from shop_client import KEY, TOKEN, Visitor, percentile, published_slugs
+from shop_client import KEY, Visitor, csrf_token, percentile, published_slugs
 
 BASE, STUDENTS, CONCURRENCY, PER_ORDER = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
@@ -20,7 +20,7 @@ def journey(number, slugs):
     adds, checkouts, failures = [], [], 0
     _, page = student.request("/register")
     status, _ = student.request("/register", {
-        "csrf_token": TOKEN.search(page).group(1), "email": f"load-{uuid.uuid4().hex}@example.com",
+        "csrf_token": csrf_token(page), "email": f"load-{uuid.uuid4().hex}@example.com",
         "display_name": f"Load student {number}", "password": "load-test-password"})
     if status != 303:
         return adds, checkouts, 1
@@ -31,7 +31,7 @@ def journey(number, slugs):
     _, page = student.request("/checkout")
     started = time.perf_counter()
     status, _ = student.request("/checkout", {
-        "csrf_token": TOKEN.search(page).group(1), "idempotency_key": KEY.search(page).group(1),
+        "csrf_token": csrf_token(page), "idempotency_key": KEY.search(page).group(1),
         "card_number": "4242 4242 4242 4242"})
     checkouts.append(time.perf_counter() - started)
     failures += status != 303

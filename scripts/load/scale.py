@@ -40,7 +40,7 @@ import urllib.request
 import uuid
 
 from search_paths import paths as search_paths
-from shop_client import KEY, TOKEN, Visitor, course_edit, percentile
+from shop_client import KEY, Visitor, course_edit, csrf_token, percentile
 
 env = os.environ
 DURATION_S, WARMUP_S = float(env.get("DURATION_S", "30")), float(env.get("WARMUP_S", "3"))
@@ -166,7 +166,7 @@ class Students:
             visitor, email = Visitor(self.base), f"scale-{uuid.uuid4().hex[:12]}@example.com"
             _, page = self.timed(visitor, "register", "/register")
             status, _ = self.timed(visitor, "register", "/register", {
-                "csrf_token": TOKEN.search(page).group(1) if TOKEN.search(page) else "", "email": email,
+                "csrf_token": csrf_token(page), "email": email,
                 "display_name": f"Scale student {number}", "password": "load-test-password"})
             if status != 303:
                 time.sleep(0.2)
@@ -176,9 +176,8 @@ class Students:
                     return
                 slug = self.slugs[(offset + k) % len(self.slugs)]
                 _, page = self.timed(visitor, "course page", f"/courses/{slug}")
-                token = TOKEN.search(page)
                 status, _ = self.timed(visitor, "cart add", "/cart/items",
-                                       {"csrf_token": token.group(1) if token else "", "course": slug})
+                                       {"csrf_token": csrf_token(page), "course": slug})
                 if status != 303:
                     continue
                 _, cart = self.timed(visitor, "cart", "/cart")
@@ -187,11 +186,11 @@ class Students:
                         self.violations += 1
                         self.notes.append(f"the cart right after adding {slug} did not hold it")
                 _, form = self.timed(visitor, "checkout form", "/checkout")
-                token, key = TOKEN.search(form), KEY.search(form)
-                if not (token and key):
+                key = KEY.search(form)
+                if not key:
                     continue
                 status, _ = self.timed(visitor, "checkout", "/checkout", {
-                    "csrf_token": token.group(1), "idempotency_key": key.group(1),
+                    "csrf_token": csrf_token(form), "idempotency_key": key.group(1),
                     "card_number": "4242 4242 4242 4242"})
                 location = visitor.last_location
                 if status != 303 or not location:
@@ -222,8 +221,7 @@ class Instructor(threading.Thread):
     def run(self):
         visitor = Visitor(self.base)
         _, page = visitor.request("/login")
-        token = TOKEN.search(page)
-        status, _ = visitor.request("/login", {"csrf_token": token.group(1) if token else "",
+        status, _ = visitor.request("/login", {"csrf_token": csrf_token(page),
                                                "email": "instructor@courseshop.example",
                                                "password": "courseshop-demo"})
         _, mine = visitor.request("/teach/courses")

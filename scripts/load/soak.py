@@ -29,7 +29,7 @@ import time
 import uuid
 
 from search_paths import paths as search_paths
-from shop_client import KEY, TOKEN, Visitor, course_edit
+from shop_client import KEY, Visitor, course_edit, csrf_token
 from soak_faults import Faults, schedule
 from soak_report import Record, check_invariants, psql, write_report
 
@@ -90,6 +90,10 @@ class Population:
             self.records.append(Record(due, time.monotonic(), status, client.kind, page))
         return status, body
 
+    def submit(self, client, page, due, path, fields):
+        """Post a form with the CSRF token of the page it came from: the client's last page."""
+        return self.send(client, page, due, path, {"csrf_token": csrf_token(client.page), **fields})
+
     # --- the flows ---------------------------------------------------------------------------------------
     def anonymous(self, client, due):
         self.send(client, "browse", due, self.rng.choice(self.anonymous_paths))
@@ -101,9 +105,7 @@ class Population:
             _, client.page = self.send(client, "course page", due, f"/courses/{client.slug}")
             client.step = "add"
         elif client.step == "add":
-            token = TOKEN.search(client.page)
-            status, _ = self.send(client, "cart add", due, "/cart/items",
-                                  {"csrf_token": token.group(1) if token else "", "course": client.slug})
+            status, _ = self.submit(client, "cart add", due, "/cart/items", {"course": client.slug})
             self.told(client, client.slug, status, adding=True)
             client.step = "cart" if len(client.cart) > 3 else "course"
         elif client.step == "cart":
@@ -111,12 +113,10 @@ class Population:
             client.step = "remove" if status == 200 else "course"
         elif client.step == "remove":
             lines = dict(CART_LINE.findall(client.page))
-            token = TOKEN.search(client.page)
             sure = sorted(client.cart & set(lines))
-            if sure and token:
+            if sure:
                 slug = self.rng.choice(sure)
-                status, _ = self.send(client, "cart remove", due, f"/cart/items/{lines[slug]}/delete",
-                                      {"csrf_token": token.group(1)})
+                status, _ = self.submit(client, "cart remove", due, f"/cart/items/{lines[slug]}/delete", {})
                 self.told(client, slug, status, adding=False)
             client.step = "course"
 
@@ -137,10 +137,9 @@ class Population:
             _, client.page = self.send(client, "register form", due, "/register")
             client.step = "register"
         elif step == "register":
-            token = TOKEN.search(client.page)
-            status, _ = self.send(client, "register", due, "/register", {
-                "csrf_token": token.group(1) if token else "", "email": client.email,
-                "display_name": f"Soak student {client.number}", "password": "soak-test-password"})
+            status, _ = self.submit(client, "register", due, "/register", {
+                "email": client.email, "display_name": f"Soak student {client.number}",
+                "password": "soak-test-password"})
             client.step = "course" if status == 303 else "start"
             if status == 303:
                 client.cart, client.maybe, client.bought = set(), set(), set()
@@ -148,10 +147,8 @@ class Population:
             _, client.page = self.send(client, "login form", due, "/login")
             client.step = "login"
         elif step == "login":
-            token = TOKEN.search(client.page)
-            status, _ = self.send(client, "login", due, "/login", {
-                "csrf_token": token.group(1) if token else "", "email": client.email,
-                "password": "soak-test-password"})
+            status, _ = self.submit(client, "login", due, "/login",
+                                    {"email": client.email, "password": "soak-test-password"})
             client.step = (client.resume or "course") if status == 303 else "login form"
         elif step == "course":
             fresh = [slug for slug in client.slugs if slug not in client.bought and slug not in client.cart]
@@ -162,9 +159,7 @@ class Population:
             status, client.page = self.send(client, "course page", due, f"/courses/{client.slug}")
             client.step = "add" if status == 200 else "course"
         elif step == "add":
-            token = TOKEN.search(client.page)
-            status, _ = self.send(client, "cart add", due, "/cart/items",
-                                  {"csrf_token": token.group(1) if token else "", "course": client.slug})
+            status, _ = self.submit(client, "cart add", due, "/cart/items", {"course": client.slug})
             if self.signed_out(client, status, "course"):
                 return
             self.told(client, client.slug, status, adding=True)
@@ -173,13 +168,13 @@ class Population:
             status, page = self.send(client, "checkout form", due, "/checkout")
             if self.signed_out(client, status, "checkout form"):
                 return
-            token, key = TOKEN.search(page), KEY.search(page)
-            if status != 200 or not (token and key):
+            key = KEY.search(page)
+            if status != 200 or not key:
                 client.step = "course"
                 return
             client.checkouts += 1
             declined = DECLINE_EVERY and client.checkouts % DECLINE_EVERY == 0
-            client.form = {"csrf_token": token.group(1), "idempotency_key": key.group(1),
+            client.form = {"csrf_token": csrf_token(page), "idempotency_key": key.group(1),
                            "card_number": "4000 0000 0000 0002" if declined else "4242 4242 4242 4242"}
             client.tries, client.step = 0, "checkout"
         elif step == "checkout":
@@ -260,10 +255,8 @@ class Instructor(threading.Thread):
             if delay > 0 and p.stop.wait(delay):
                 return
             if slug is None:
-                _, page = p.send(c, "login form", due, "/login")
-                token = TOKEN.search(page)
-                p.send(c, "login", due, "/login", {"csrf_token": token.group(1) if token else "",
-                                                   "email": c.email, "password": "courseshop-demo"})
+                _, c.page = p.send(c, "login form", due, "/login")
+                p.submit(c, "login", due, "/login", {"email": c.email, "password": "courseshop-demo"})
                 _, mine = p.send(c, "teach", due, "/teach/courses")
                 found = re.findall(r'href="/teach/courses/([^"/]+)/edit"', mine)
                 slug = found[0] if found else None

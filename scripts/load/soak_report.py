@@ -8,7 +8,7 @@ import re
 import subprocess
 import time
 
-from shop_client import TOKEN
+from shop_client import csrf_token
 
 Record = collections.namedtuple("Record", "due end status kind page")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -68,8 +68,7 @@ def final_cart(client):
             return set(CART_SLUG.findall(page))
         if status == 303 and "/login" in (client.visitor.last_location or ""):
             _, form = client.visitor.request("/login")
-            token = TOKEN.search(form)
-            client.visitor.request("/login", {"csrf_token": token.group(1) if token else "",
+            client.visitor.request("/login", {"csrf_token": csrf_token(form),
                                               "email": client.email, "password": "soak-test-password"})
         time.sleep(1)
     return None

@@ -109,13 +109,14 @@ impl CartDocument {
         Ok(lines)
     }
 
+    /// Whether the course has a line in this cart.
+    pub fn has(&self, course: CourseId) -> bool {
+        self.lines.iter().any(|line| line.course_id == course.0)
+    }
+
     /// Adds the line unless its course is there already. Returns whether the document changed.
     pub fn add(&mut self, line: &CartLine) -> bool {
-        if self
-            .lines
-            .iter()
-            .any(|existing| existing.course_id == line.course.0)
-        {
+        if self.has(line.course) {
             return false;
         }
         self.lines.push(LineDocument {

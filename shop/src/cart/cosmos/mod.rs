@@ -122,20 +122,20 @@ impl CosmosCartStore {
         write: bool,
     ) -> Result<Absorbed, CartError> {
         self.guarded(async {
-            let found = match self.read(&document_id(owner)).await? {
+            let found = self.read(&document_id(owner)).await?;
+            let absorbed = match &found {
                 Found::Missing => Absorbed::Created,
-                Found::Cart(mut cart) => {
-                    if cart.add_all(lines) {
-                        Absorbed::Merged
-                    } else {
-                        Absorbed::AlreadyThere
-                    }
+                Found::Cart(cart) if lines.iter().all(|line| cart.has(line.course)) => {
+                    Absorbed::AlreadyThere
                 }
+                Found::Cart(_) => Absorbed::Merged,
             };
-            if write && found != Absorbed::AlreadyThere {
-                self.change(owner, |cart| cart.add_all(lines)).await?;
+            if write && absorbed != Absorbed::AlreadyThere {
+                // the read above is the change's first read: two requests for a new cart, not three
+                self.change(owner, Some(found), |cart| cart.add_all(lines))
+                    .await?;
             }
-            Ok(found)
+            Ok(absorbed)
         })
         .await
     }
@@ -200,15 +200,21 @@ impl CosmosCartStore {
 
     /// Applies `edit` to the owner's cart and writes it back unless someone changed it meanwhile,
     /// in which case the edit is made again on their version. `edit` says whether it changed anything.
+    /// `known` is the cart as just read, if the caller has read it: the first attempt starts there.
     async fn change(
         &self,
         owner: CartOwner,
+        mut known: Option<Found>,
         edit: impl Fn(&mut CartDocument) -> bool,
     ) -> Result<(), CartError> {
         let container = self.container().await?;
         let id = document_id(owner);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (mut cart, etag) = match self.read(&id).await? {
+            let found = match known.take() {
+                Some(found) => found,
+                None => self.read(&id).await?,
+            };
+            let (mut cart, etag) = match found {
                 Found::Cart(cart) => {
                     let etag = cart.etag.clone();
                     (*cart, etag)
@@ -350,12 +356,12 @@ impl CartStore for CosmosCartStore {
     }
 
     async fn add(&self, owner: CartOwner, line: CartLine) -> Result<(), CartError> {
-        self.guarded(self.change(owner, |cart| cart.add(&line)))
+        self.guarded(self.change(owner, None, |cart| cart.add(&line)))
             .await
     }
 
     async fn remove(&self, owner: CartOwner, course: CourseId) -> Result<(), CartError> {
-        self.guarded(self.change(owner, |cart| cart.remove(course)))
+        self.guarded(self.change(owner, None, |cart| cart.remove(course)))
             .await
     }
 
@@ -376,7 +382,7 @@ impl CartStore for CosmosCartStore {
                     .map_err(|error| CartError::Failed(Box::new(error)))?;
                 // The user's cart is written first: if the delete below fails, the visitor's cart
                 // is merged again at the next login (adding is idempotent), so nothing is lost.
-                self.change(CartOwner::User(user), |cart| cart.add_all(&lines))
+                self.change(CartOwner::User(user), None, |cart| cart.add_all(&lines))
                     .await?;
                 // Only the version that was merged is deleted: a line another tab added in
                 // between makes this a 412, and the merge runs again with it.
